@@ -1,0 +1,19 @@
+"""The user-item graph as sparse matrices, normalisation and torch conversion."""
+
+from lgrec.graph.adjacency import (
+    Graph,
+    bipartite_adjacency,
+    interaction_matrix,
+    normalize_bipartite,
+    symmetric_spmm,
+    to_torch_sparse,
+)
+
+__all__ = [
+    "Graph",
+    "bipartite_adjacency",
+    "interaction_matrix",
+    "normalize_bipartite",
+    "symmetric_spmm",
+    "to_torch_sparse",
+]

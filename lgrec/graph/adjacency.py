@@ -1,0 +1,160 @@
+"""The user-item graph, built straight as sparse COO/CSR.
+
+Nodes are users ``0..n_users-1`` followed by items ``n_users..n_users+n_items-1``. Memory is a
+few arrays of length ``2 * n_edges``; no dense or ``dok`` matrix is ever built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+
+def _index_dtype(n: int) -> type:
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64
+
+
+def interaction_matrix(
+    users: np.ndarray,
+    items: np.ndarray,
+    n_users: int,
+    n_items: int,
+    weights: np.ndarray | None = None,
+) -> sp.csr_matrix:
+    """The ``n_users x n_items`` matrix R (binary unless weights are given), duplicates summed."""
+    data = np.ones(len(users), dtype=np.float32) if weights is None else weights.astype(np.float32)
+    dtype = _index_dtype(max(n_users, n_items, len(users)))
+    matrix = sp.coo_matrix(
+        (data, (users.astype(dtype, copy=False), items.astype(dtype, copy=False))),
+        shape=(n_users, n_items),
+    ).tocsr()
+    matrix.sum_duplicates()
+    return matrix
+
+
+def normalize_bipartite(R: sp.csr_matrix, kind: str = "sym") -> sp.csr_matrix:
+    """Normalise R by node degrees: ``sym`` gives ``D_u^-1/2 R D_i^-1/2``, ``left`` ``D_u^-1 R``.
+
+    Isolated nodes (degree 0) get a zero row or column instead of a division by zero.
+    """
+    R = R.tocsr()
+    user_degree = np.asarray(R.sum(axis=1)).ravel()
+    item_degree = np.asarray(R.sum(axis=0)).ravel()
+    with np.errstate(divide="ignore"):
+        if kind == "sym":
+            du = np.where(user_degree > 0, user_degree**-0.5, 0.0)
+            di = np.where(item_degree > 0, item_degree**-0.5, 0.0)
+        elif kind == "left":
+            du = np.where(user_degree > 0, 1.0 / user_degree, 0.0)
+            di = np.ones_like(item_degree)
+        else:
+            raise ValueError(f"unknown normalisation {kind!r}; use 'sym' or 'left'")
+    out = R.copy()
+    # Scale each stored entry by its row and column factor without any matrix product.
+    rows = np.repeat(np.arange(R.shape[0], dtype=R.indices.dtype), np.diff(R.indptr))
+    out.data = (R.data * du[rows] * di[R.indices]).astype(np.float32)
+    return out
+
+
+def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
+    """The symmetric ``(n_users + n_items)`` square adjacency ``[[0, R], [R^T, 0]]`` as CSR."""
+    n_users, n_items = R_hat.shape
+    coo = R_hat.tocoo()
+    dtype = _index_dtype(n_users + n_items + 2 * coo.nnz)
+    row = np.concatenate([coo.row.astype(dtype), coo.col.astype(dtype) + n_users])
+    col = np.concatenate([coo.col.astype(dtype) + n_users, coo.row.astype(dtype)])
+    data = np.concatenate([coo.data, coo.data])
+    n = n_users + n_items
+    return sp.csr_matrix((data, (row, col)), shape=(n, n))
+
+
+def to_torch_sparse(matrix: sp.spmatrix, device: str | torch.device = "cpu") -> torch.Tensor:
+    """A scipy matrix as a torch sparse CSR tensor (float32)."""
+    csr = matrix.tocsr()
+    with warnings.catch_warnings():
+        # torch flags sparse CSR as beta; the operations used here (spmm and its
+        # gradient with respect to the dense operand) are stable.
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(csr.indptr.astype(np.int64)),
+            torch.from_numpy(csr.indices.astype(np.int64)),
+            torch.from_numpy(csr.data.astype(np.float32)),
+            size=csr.shape,
+            device=device,
+            check_invariants=False,
+        )
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """``A @ x`` for a constant symmetric sparse ``A``; the gradient is ``A @ grad``.
+
+    torch's own backward for sparse CSR transposes ``A`` on every call, which costs several
+    times the product itself; symmetry makes the transpose unnecessary.
+    """
+
+    @staticmethod
+    def forward(ctx, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.adjacency = adjacency
+        return torch.sparse.mm(adjacency, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
+        return None, torch.sparse.mm(ctx.adjacency, grad)
+
+
+def symmetric_spmm(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Product of a constant symmetric sparse matrix with a dense one, cheap in both passes."""
+    if x.requires_grad:
+        return _SymmetricSpMM.apply(adjacency, x)
+    return torch.sparse.mm(adjacency, x)
+
+
+@dataclass
+class Graph:
+    """A user-item interaction graph ready for message passing.
+
+    ``R`` is the raw interaction matrix (users x items), ``adjacency`` the symmetric normalised
+    bipartite adjacency as a torch sparse tensor on ``device``.
+    """
+
+    n_users: int
+    n_items: int
+    R: sp.csr_matrix
+    adjacency: torch.Tensor
+
+    @property
+    def n_nodes(self) -> int:
+        return self.n_users + self.n_items
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.R.nnz)
+
+    def to(self, device: str | torch.device) -> Graph:
+        return Graph(self.n_users, self.n_items, self.R, self.adjacency.to(device))
+
+    @classmethod
+    def from_interactions(
+        cls,
+        users: np.ndarray,
+        items: np.ndarray,
+        n_users: int,
+        n_items: int,
+        *,
+        weights: np.ndarray | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Graph:
+        """Build R, normalise it symmetrically and lay out the bipartite adjacency."""
+        R = interaction_matrix(users, items, n_users, n_items, weights)
+        adjacency = bipartite_adjacency(normalize_bipartite(R, "sym"))
+        return cls(n_users, n_items, R, to_torch_sparse(adjacency, device))
+
+    @classmethod
+    def from_csr(cls, R: sp.csr_matrix, device: str | torch.device = "cpu") -> Graph:
+        adjacency = bipartite_adjacency(normalize_bipartite(R, "sym"))
+        return cls(R.shape[0], R.shape[1], R.tocsr(), to_torch_sparse(adjacency, device))

@@ -1,0 +1,74 @@
+"""The protocol every model implements, so that trainer, evaluator and index never special-case one."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from lgrec.graph import Graph
+
+
+class Model(nn.Module):
+    """A recommender model scoring users against items by the dot product of their vectors.
+
+    Subclasses implement :meth:`forward`, returning the final user and item vectors for a
+    graph (the graph is passed in, not stored). Trainable models are fitted by
+    :class:`lgrec.train.Trainer` through :meth:`regularization` and the vectors; models with a
+    closed form set ``trainable = False`` and implement :meth:`fit_closed_form`.
+    """
+
+    name: ClassVar[str] = ""
+    trainable: ClassVar[bool] = True
+
+    def __init__(self, n_users: int, n_items: int) -> None:
+        super().__init__()
+        self.n_users = n_users
+        self.n_items = n_items
+
+    def params(self) -> dict[str, Any]:
+        """The constructor arguments (besides the sizes) that re-create this model."""
+        return {}
+
+    def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final ``(user_vectors, item_vectors)`` of shapes (n_users, d) and (n_items, d)."""
+        raise NotImplementedError
+
+    def regularization(
+        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
+    ) -> torch.Tensor:
+        """Squared L2 norm of the parameters a batch touches, halved and averaged over the batch."""
+        return torch.zeros((), device=users.device)
+
+    def fit_closed_form(self, R: sp.csr_matrix) -> None:
+        """Fit from the interaction matrix, for models with ``trainable = False``."""
+        raise NotImplementedError(f"{type(self).__name__} is trained by gradient descent")
+
+
+class EmbeddingModel(Model):
+    """A model with one free ID embedding per user and per item (its layer 0)."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int = 64, init_std: float = 0.1) -> None:
+        super().__init__(n_users, n_items)
+        self.dim = dim
+        self.init_std = init_std
+        self.user_embedding = nn.Embedding(n_users, dim)
+        self.item_embedding = nn.Embedding(n_items, dim)
+        nn.init.normal_(self.user_embedding.weight, std=init_std)
+        nn.init.normal_(self.item_embedding.weight, std=init_std)
+
+    def params(self) -> dict[str, Any]:
+        return {"dim": self.dim, "init_std": self.init_std}
+
+    def regularization(
+        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
+    ) -> torch.Tensor:
+        # LightGCN's L2 term: on the layer-0 embeddings of the batch only, not the whole table.
+        squares = (
+            self.user_embedding(users).pow(2).sum()
+            + self.item_embedding(pos).pow(2).sum()
+            + self.item_embedding(neg).pow(2).sum()
+        )
+        return squares / (2 * users.shape[0])

@@ -1,0 +1,20 @@
+"""Default hyperparameters per model, chosen on validation splits (never on test).
+
+The figures that justify them, and the command that reproduces them, are in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "popularity": {},
+    "mf": {"dim": 64, "lr": 0.005, "reg": 1e-4, "batch_size": 2048, "patience": 10},
+    "lightgcn": {"dim": 64, "layers": 3, "lr": 0.005, "reg": 1e-4, "batch_size": 2048,
+                 "patience": 10},
+}
+
+
+def preset(model: str) -> dict[str, Any]:
+    """A copy of the default parameters for ``model`` (empty for unknown models)."""
+    return dict(PRESETS.get(model, {}))

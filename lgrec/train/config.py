@@ -1,0 +1,69 @@
+"""Typed training configuration; the CLI and TOML config files map onto it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """How a model is trained. Every field has one meaning and a sensible default."""
+
+    epochs: int = 300
+    """Upper bound on passes over the training interactions."""
+    batch_size: int = 2048
+    """(user, positive, negative) triples per gradient step."""
+    lr: float = 0.005
+    """Adam learning rate."""
+    reg: float = 1e-4
+    """Weight of the L2 penalty on the layer-0 embeddings a batch touches."""
+    loss: str = "bpr"
+    """Training loss: ``bpr`` (more losses arrive with the models that need them)."""
+    eval_every: int = 1
+    """Validate every this many epochs (when a validation set is given)."""
+    patience: int = 10
+    """Stop after this many validations without improvement of ``metric``."""
+    metric: str = "ndcg@10"
+    """Validation metric for early stopping and best-model selection."""
+    eval_k: tuple[int, ...] = (10, 20)
+    """Cut-offs computed at every validation."""
+    seed: int = 2020
+    """Seed for initialisation and negative sampling; runs with the same seed are identical."""
+    device: str = "cpu"
+    """``cpu``, ``cuda`` or ``cuda:N``."""
+    checkpoint_dir: str | None = None
+    """Where to write the last and best checkpoints; ``None`` keeps them in memory only."""
+    resume: bool = False
+    """Continue from the last checkpoint in ``checkpoint_dir`` when one exists."""
+    max_seconds: float | None = None
+    """Stop after this much training time (validation included), keeping the best model."""
+    threads: int | None = None
+    """CPU threads for torch; ``None`` keeps torch's default. On small graphs or shared
+    machines 1 thread is often fastest (no synchronisation between cores)."""
+    progress: bool = True
+    """Show a progress bar."""
+    eval_batch_size: int = 1024
+    """Users per batch in full-ranking validation (memory is this times n_items scores)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Model-specific training options (reserved for losses with extra knobs)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["eval_k"] = list(self.eval_k)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        values = dict(values)
+        if "eval_k" in values:
+            values["eval_k"] = tuple(int(k) for k in values["eval_k"])
+        return cls(**values)
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}

@@ -1,0 +1,49 @@
+"""Negative sampling for pairwise losses."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class UniformSampler:
+    """Each epoch: every training interaction once, in random order, with one negative item
+    drawn uniformly from the items the user has not interacted with.
+
+    Membership is tested with a sorted array of ``user * n_items + item`` keys, so memory is
+    one int64 per interaction. Collisions are redrawn a few rounds; after that the rare
+    remaining ones are kept (they only add noise of order 1/n_items).
+    """
+
+    def __init__(self, R: sp.csr_matrix, seed: int = 0, max_rounds: int = 20) -> None:
+        R = R.tocsr()
+        self.n_items = R.shape[1]
+        self.users = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))
+        self.items = R.indices.astype(np.int64)
+        self.keys = np.sort(self.users * self.n_items + self.items)
+        self.seed = seed
+        self.max_rounds = max_rounds
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        keys = users * self.n_items + items
+        position = np.searchsorted(self.keys, keys)
+        position = np.minimum(position, len(self.keys) - 1)
+        return self.keys[position] == keys
+
+    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shuffled (users, positives, negatives) for ``epoch``; the same epoch gives the same draw."""
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(len(self.users))
+        users, positives = self.users[order], self.items[order]
+        negatives = rng.integers(0, self.n_items, size=len(users))
+        redraw = self.is_positive(users, negatives)
+        for _ in range(self.max_rounds):
+            if not redraw.any():
+                break
+            index = np.flatnonzero(redraw)
+            negatives[index] = rng.integers(0, self.n_items, size=len(index))
+            redraw[index] = self.is_positive(users[index], negatives[index])
+        return users, positives, negatives

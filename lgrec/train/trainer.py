@@ -1,0 +1,167 @@
+"""The training loop: sampling, loss, Adam, validation, early stopping, checkpoints, resume."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+from lgrec.eval import dot_scorer, evaluate_ranking, parse_metric
+from lgrec.graph import Graph
+from lgrec.models.base import Model
+from lgrec.train.checkpoint import load_checkpoint, save_checkpoint
+from lgrec.train.config import TrainConfig
+from lgrec.train.losses import LOSSES
+from lgrec.train.sampling import UniformSampler
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """Fits a trainable :class:`Model` on a :class:`Graph` with pairwise sampled batches.
+
+    ``history_`` after :meth:`fit` lists one record per validation:
+    ``{"epoch", "elapsed_s", "loss", "metrics"}``; ``best_epoch_`` and ``best_score_`` name the
+    model that was kept.
+    """
+
+    def __init__(self, config: TrainConfig | None = None) -> None:
+        self.config = config or TrainConfig()
+
+    def fit(
+        self,
+        model: Model,
+        graph: Graph,
+        valid: sp.csr_matrix | None = None,
+    ) -> Trainer:
+        """Train ``model`` in place; ``valid`` is the users x items validation matrix."""
+        cfg = self.config
+        if cfg.loss not in LOSSES:
+            raise ValueError(f"unknown loss {cfg.loss!r}; available: {', '.join(LOSSES)}")
+        loss_fn = LOSSES[cfg.loss]
+        metric_name = cfg.metric.lower()
+        parse_metric(metric_name)
+        eval_k = sorted(set(cfg.eval_k) | {parse_metric(metric_name)[1]})
+        device = torch.device(cfg.device)
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
+        model.to(device)
+        graph = graph.to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        sampler = UniformSampler(graph.R, seed=cfg.seed)
+        checkpoints = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
+
+        state: dict[str, Any] = {
+            "epoch": 0,
+            "best_score": -math.inf,
+            "best_epoch": 0,
+            "bad_validations": 0,
+            "elapsed_s": 0.0,
+            "history": [],
+            "stopped": False,
+        }
+        if cfg.resume and checkpoints is not None:
+            restored = load_checkpoint(checkpoints, "last", model, optimizer, device)
+            if restored is not None:
+                state = restored
+                log.info("resumed from %s at epoch %d", checkpoints / "last", state["epoch"])
+        best_weights = copy.deepcopy(model.state_dict())
+        if state["best_epoch"] and checkpoints is not None:
+            best_model = copy.deepcopy(model)
+            if load_checkpoint(checkpoints, "best", best_model, None, device) is not None:
+                best_weights = best_model.state_dict()
+
+        n = len(sampler)
+        n_batches = max(1, math.ceil(n / cfg.batch_size))
+        started = time.perf_counter() - state["elapsed_s"]
+        bar = tqdm(
+            range(state["epoch"], cfg.epochs),
+            desc=f"train {type(model).__name__}",
+            unit="epoch",
+            disable=not cfg.progress,
+            leave=False,
+        )
+        for epoch in bar:
+            if state["stopped"]:
+                break
+            model.train()
+            users, positives, negatives = (
+                torch.from_numpy(a).to(device) for a in sampler.epoch(epoch)
+            )
+            total_loss = 0.0
+            for b in range(n_batches):
+                batch = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
+                u, p, q = users[batch], positives[batch], negatives[batch]
+                user_vectors, item_vectors = model(graph)
+                eu = user_vectors[u]
+                pos_scores = (eu * item_vectors[p]).sum(-1)
+                neg_scores = (eu * item_vectors[q]).sum(-1)
+                loss = loss_fn(pos_scores, neg_scores) + cfg.reg * model.regularization(u, p, q)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total_loss += float(loss.detach())
+            state["epoch"] = epoch + 1
+            state["elapsed_s"] = time.perf_counter() - started
+            mean_loss = total_loss / n_batches
+            if not np.isfinite(mean_loss):
+                raise FloatingPointError(f"loss became {mean_loss} at epoch {epoch + 1}; lower lr")
+            record: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss}
+            if valid is not None and (epoch + 1) % cfg.eval_every == 0:
+                evaluation = self._validate(model, graph, valid, eval_k)
+                score = evaluation.metrics[metric_name]
+                state["elapsed_s"] = time.perf_counter() - started
+                record.update(elapsed_s=state["elapsed_s"], metrics=evaluation.metrics)
+                state["history"].append(record)
+                if score > state["best_score"]:
+                    state.update(best_score=score, best_epoch=epoch + 1, bad_validations=0)
+                    best_weights = copy.deepcopy(model.state_dict())
+                    if checkpoints is not None:
+                        save_checkpoint(checkpoints, "best", model, None, state)
+                else:
+                    state["bad_validations"] += 1
+                    if state["bad_validations"] >= cfg.patience:
+                        state["stopped"] = True
+                        log.info("early stop at epoch %d (best %s=%.4f at epoch %d)",
+                                 epoch + 1, metric_name, state["best_score"], state["best_epoch"])
+                bar.set_postfix(loss=f"{mean_loss:.4f}", **{metric_name: f"{score:.4f}"})
+                log.info("epoch %d loss %.4f %s %.4f", epoch + 1, mean_loss, metric_name, score)
+            else:
+                bar.set_postfix(loss=f"{mean_loss:.4f}")
+            if cfg.max_seconds is not None and state["elapsed_s"] >= cfg.max_seconds:
+                state["stopped"] = True
+                log.info("time budget of %.0fs reached at epoch %d", cfg.max_seconds, epoch + 1)
+            if checkpoints is not None:
+                save_checkpoint(checkpoints, "last", model, optimizer, state)
+        bar.close()
+        if valid is not None and state["best_epoch"]:
+            model.load_state_dict(best_weights)
+        self.history_ = state["history"]
+        self.best_epoch_ = state["best_epoch"]
+        self.best_score_ = state["best_score"]
+        self.epochs_ = state["epoch"]
+        self.elapsed_s_ = state["elapsed_s"]
+        return self
+
+    def _validate(
+        self, model: Model, graph: Graph, valid: sp.csr_matrix, k: list[int]
+    ):
+        model.eval()
+        with torch.no_grad():
+            user_vectors, item_vectors = model(graph)
+        return evaluate_ranking(
+            dot_scorer(user_vectors, item_vectors),
+            valid,
+            exclude=graph.R,
+            k=k,
+            batch_size=self.config.eval_batch_size,
+            device=user_vectors.device,
+        )
