@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lgrec.eval.metrics import METRICS
-
 
 def metrics_table(rows: Mapping[str, Mapping[str, float]]) -> str:
     """A table with one row per named result and one column per ``metric@k``.
@@ -17,6 +15,8 @@ def metrics_table(rows: Mapping[str, Mapping[str, float]]) -> str:
         for key in values:
             if key not in columns:
                 columns.append(key)
+    from lgrec.eval.metrics import METRICS  # lazily: lgrec.eval pulls in torch
+
     order = {m: i for i, m in enumerate(METRICS)}
     columns.sort(key=lambda c: (int(c.split("@")[1]), order.get(c.split("@")[0], 99)))
     name_width = max(len(n) for n in rows) if rows else 4

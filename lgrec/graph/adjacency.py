@@ -6,9 +6,8 @@ few arrays of length ``2 * n_edges``; no dense or ``dok`` matrix is ever built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp

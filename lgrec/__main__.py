@@ -1,0 +1,5 @@
+"""``python -m lgrec`` is the ``lgrec`` command."""
+
+from lgrec.cli.main import main
+
+main()

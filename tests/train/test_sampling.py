@@ -1,0 +1,25 @@
+import numpy as np
+import scipy.sparse as sp
+
+from lgrec.train import UniformSampler
+
+
+def test_negatives_are_never_positives_and_epochs_are_reproducible():
+    rng = np.random.default_rng(0)
+    R = sp.random(200, 50, density=0.3, random_state=1, format="csr")
+    sampler = UniformSampler(R, seed=5)
+    users, positives, negatives = sampler.epoch(0)
+    assert len(users) == R.nnz
+    dense = R.toarray() > 0
+    assert dense[users, positives].all()
+    assert not dense[users, negatives].any()
+    again = sampler.epoch(0)
+    assert all(np.array_equal(a, b) for a, b in zip((users, positives, negatives), again, strict=True))
+    assert not np.array_equal(negatives, sampler.epoch(1)[2])
+    assert rng is not None
+
+
+def test_every_interaction_once_per_epoch():
+    R = sp.csr_matrix(np.array([[1, 0, 1], [0, 1, 0]], dtype=np.float32))
+    users, positives, _ = UniformSampler(R, seed=0).epoch(3)
+    assert sorted(zip(users.tolist(), positives.tolist(), strict=True)) == [(0, 0), (0, 2), (1, 1)]
