@@ -13,7 +13,7 @@ from lgrec.data.readers import (
 )
 from lgrec.data.sources import FORMATS, detect_format, load_dataset
 from lgrec.data.splits import METHODS as SPLIT_METHODS
-from lgrec.data.splits import load_split, save_split, split
+from lgrec.data.splits import cold_entities, load_split, save_split, split
 
 __all__ = [
     "ColumnMap",
@@ -23,6 +23,7 @@ __all__ = [
     "IdMap",
     "SPLIT_METHODS",
     "bundled_path",
+    "cold_entities",
     "detect_format",
     "k_core",
     "load_dataset",

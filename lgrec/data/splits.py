@@ -9,6 +9,9 @@ Methods:
   interactions is test, the ``valid`` share before it is validation.
 - ``loo``: leave-one-out per user: the last interaction (by time, random without timestamps)
   is test, the one before is validation; users with fewer than 3 interactions stay in train.
+- ``cold-item``: a random ``test`` share of the items moves to test with all their
+  interactions (and a ``valid`` share to validation), so test items never occur in training.
+- ``cold-user``: the same with users.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from lgrec.data.dataset import ColumnMap, Dataset
 from lgrec.data.errors import DataError
 from lgrec.data.readers import read_interactions
 
-METHODS = ("random", "temporal", "global-temporal", "loo")
+METHODS = ("random", "temporal", "global-temporal", "loo", "cold-item", "cold-user")
 TRAIN, VALID, TEST = 0, 1, 2
 
 
@@ -46,7 +49,10 @@ def split(
         raise DataError(f"the {method} split needs timestamps", field="timestamp")
     # Random tie-breaker first so that equal timestamps are ordered reproducibly.
     noise = rng.random(len(frame))
-    if method == "global-temporal":
+    if method in {"cold-item", "cold-user"}:
+        column = "item" if method == "cold-item" else "user"
+        assignment = _cold_assignment(frame[column].to_numpy(), rng, valid, test)
+    elif method == "global-temporal":
         order = np.lexsort((noise, frame["timestamp"].to_numpy()))
         n = len(frame)
         n_test, n_valid = int(n * test + 1e-9), int(n * valid + 1e-9)
@@ -77,6 +83,24 @@ def split(
         dataset.subset(assignment == VALID, "valid"),
         dataset.subset(assignment == TEST, "test"),
     )
+
+
+def _cold_assignment(
+    entities: np.ndarray, rng: np.random.Generator, valid: float, test: float
+) -> np.ndarray:
+    """Assign whole entities (items or users) to train, valid or test by share of entities."""
+    present = np.unique(entities)
+    order = rng.permutation(present)
+    n_test, n_valid = int(len(present) * test + 1e-9), int(len(present) * valid + 1e-9)
+    role = np.full(int(present.max()) + 1, TRAIN, dtype=np.int8)
+    role[order[:n_test]] = TEST
+    role[order[n_test : n_test + n_valid]] = VALID
+    return role[entities]
+
+
+def cold_entities(part: Dataset, kind: str = "item") -> np.ndarray:
+    """Internal indices of the items (or users) that occur in ``part`` (e.g. a cold test set)."""
+    return np.unique(part.items_array if kind == "item" else part.users_array)
 
 
 def _ratio_counts(size: np.ndarray, valid: float, test: float) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from lgrec.graph.adjacency import (
     bipartite_adjacency,
     interaction_matrix,
     normalize_bipartite,
+    sparse_product,
     symmetric_spmm,
     to_torch_sparse,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "bipartite_adjacency",
     "interaction_matrix",
     "normalize_bipartite",
+    "sparse_product",
     "symmetric_spmm",
     "to_torch_sparse",
 ]

@@ -89,28 +89,37 @@ def to_torch_sparse(matrix: sp.spmatrix, device: str | torch.device = "cpu") -> 
         )
 
 
-class _SymmetricSpMM(torch.autograd.Function):
-    """``A @ x`` for a constant symmetric sparse ``A``; the gradient is ``A @ grad``.
+class _ConstantSpMM(torch.autograd.Function):
+    """``A @ x`` for a constant sparse ``A`` whose transpose is given; the gradient is ``A^T @ g``.
 
     torch's own backward for sparse CSR transposes ``A`` on every call, which costs several
-    times the product itself; symmetry makes the transpose unnecessary.
+    times the product itself; passing the transpose once (or ``A`` itself when symmetric)
+    makes the backward as cheap as the forward.
     """
 
     @staticmethod
-    def forward(ctx, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.adjacency = adjacency
-        return torch.sparse.mm(adjacency, x)
+    def forward(ctx, matrix: torch.Tensor, transpose: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.transpose = transpose
+        return torch.sparse.mm(matrix, x)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
-        return None, torch.sparse.mm(ctx.adjacency, grad)
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:  # type: ignore[override]
+        return None, None, torch.sparse.mm(ctx.transpose, grad)
+
+
+def sparse_product(
+    matrix: torch.Tensor, x: torch.Tensor, transpose: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``matrix @ x`` for a constant sparse matrix; ``transpose`` defaults to ``matrix``
+    (the symmetric case) and is used only for the gradient."""
+    if x.requires_grad:
+        return _ConstantSpMM.apply(matrix, matrix if transpose is None else transpose, x)
+    return torch.sparse.mm(matrix, x)
 
 
 def symmetric_spmm(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Product of a constant symmetric sparse matrix with a dense one, cheap in both passes."""
-    if x.requires_grad:
-        return _SymmetricSpMM.apply(adjacency, x)
-    return torch.sparse.mm(adjacency, x)
+    return sparse_product(adjacency, x)
 
 
 @dataclass
@@ -125,6 +134,17 @@ class Graph:
     n_items: int
     R: sp.csr_matrix
     adjacency: torch.Tensor
+    _user_mean: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def user_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """Each user's mean over the rows of ``x`` (n_items x d) of the items they interacted
+        with (zero for users without interactions); differentiable in ``x``."""
+        if self._user_mean is None:
+            left = normalize_bipartite(self.R, "left")
+            device = self.adjacency.device
+            self._user_mean = (to_torch_sparse(left, device), to_torch_sparse(left.T, device))
+        matrix, transpose = self._user_mean
+        return sparse_product(matrix, x, transpose)
 
     @property
     def n_nodes(self) -> int:

@@ -22,6 +22,8 @@ class Model(nn.Module):
 
     name: ClassVar[str] = ""
     trainable: ClassVar[bool] = True
+    needs_text: ClassVar[bool] = False
+    """True for models built from text vectors (passed as ``item_text``/``user_text``)."""
 
     def __init__(self, n_users: int, n_items: int) -> None:
         super().__init__()
@@ -35,6 +37,17 @@ class Model(nn.Module):
     def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
         """Final ``(user_vectors, item_vectors)`` of shapes (n_users, d) and (n_items, d)."""
         raise NotImplementedError
+
+    def score_users(
+        self, users: torch.Tensor, user_vectors: torch.Tensor, item_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores of ``users`` (1-D index tensor) against every item: (len(users), n_items).
+
+        ``user_vectors`` and ``item_vectors`` are what :meth:`forward` returned. The default is
+        their dot product; a model whose scores are not one (the graph filter) overrides this,
+        and evaluation and recommendation call it instead of multiplying the vectors.
+        """
+        return user_vectors[users.to(user_vectors.device)] @ item_vectors.t()
 
     def regularization(
         self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor

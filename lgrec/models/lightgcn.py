@@ -44,3 +44,12 @@ class LightGCN(EmbeddingModel):
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         out = propagate(graph.adjacency, x, self.layers)
         return out[: self.n_users], out[self.n_users :]
+
+    def item_layers(self, graph: Graph) -> torch.Tensor:
+        """Item vectors at layers 0..K-1 (K x n_items x dim), what a new user's propagation reads."""
+        x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
+        outs = []
+        for _ in range(self.layers):
+            outs.append(x[self.n_users :])
+            x = torch.sparse.mm(graph.adjacency, x)
+        return torch.stack(outs)

@@ -9,7 +9,8 @@ from typing import Any
 
 PRESETS: dict[str, dict[str, Any]] = {
     "popularity": {},
-    "mf": {"dim": 64, "lr": 0.005, "reg": 1e-4, "batch_size": 2048, "patience": 10},
+    "mf": {"dim": 64, "init_std": 0.01, "lr": 0.002, "reg": 3e-3, "batch_size": 2048,
+           "patience": 10},
     "lightgcn": {"dim": 64, "layers": 3, "lr": 0.005, "reg": 1e-3, "batch_size": 2048,
                  "patience": 10},
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,13 +18,26 @@ import torch
 
 import lgrec
 from lgrec.data import Dataset, IdMap
-from lgrec.eval import METRICS, dot_scorer, evaluate_ranking, top_k
+from lgrec.eval import METRICS, evaluate_ranking, top_k
 from lgrec.graph import Graph
-from lgrec.models import create_model
+from lgrec.models import MODELS, create_model
+from lgrec.recommend.cold_start import fit_user_vector, mix_query, propagate_new_user
 from lgrec.recommend.persistence import read_artifact, write_artifact
 from lgrec.train import TrainConfig, Trainer
 
 log = logging.getLogger(__name__)
+
+
+TEXT_PARAMS = {
+    "text_encoder": "all-MiniLM-L6-v2",
+    "item_text": None,
+    "item_template": None,
+    "user_text": None,
+    "user_template": None,
+}
+"""Options naming how text is built and encoded, with their defaults: ``item_text`` and
+``user_text`` are side-table columns (``None``: all item columns, no user text), the templates
+are ``str.format`` strings over those columns (see :func:`lgrec.text.rows_to_text`)."""
 
 
 class ScoredItem(NamedTuple):
@@ -63,7 +76,36 @@ class Recommender:
         return TrainConfig.from_dict({**base, **overrides})
 
     def _model_params(self) -> dict[str, Any]:
-        return {k: v for k, v in self.params.items() if k not in TrainConfig.field_names()}
+        skip = TrainConfig.field_names() | set(TEXT_PARAMS)
+        return {k: v for k, v in self.params.items() if k not in skip}
+
+    def _text_params(self) -> dict[str, Any]:
+        return {k: self.params.get(k, default) for k, default in TEXT_PARAMS.items()}
+
+    # ----------------------------------------------------------------- text
+    def _encoder(self):
+        if getattr(self, "encoder_", None) is None:
+            from lgrec.text import CachedEncoder, load_encoder
+
+            self.encoder_ = CachedEncoder(load_encoder(self.text_params_["text_encoder"]))
+        return self.encoder_
+
+    def _texts(self, table: pd.DataFrame | None, ids: np.ndarray, kind: str) -> list[str]:
+        from lgrec.text import rows_to_text
+
+        if table is None or table.empty:
+            raise ValueError(f"model {self.model!r} needs {kind} text: the dataset has no {kind} table")
+        aligned = table.reindex(pd.Index([str(i) for i in ids]))
+        missing = int(aligned.isna().all(axis=1).sum())
+        if missing:
+            log.warning("%d %ss have no row in the %s table; their text is empty", missing,
+                        kind, kind)
+        columns = self.text_params_[f"{kind}_text"]
+        template = self.text_params_[f"{kind}_template"]
+        return rows_to_text(aligned, columns, template=template)
+
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        return torch.from_numpy(self._encoder().encode(texts))
 
     # ------------------------------------------------------------------ fit
     def fit(self, train: Dataset, valid: Dataset | None = None) -> Recommender:
@@ -76,7 +118,20 @@ class Recommender:
         graph = Graph.from_interactions(
             train.users_array, train.items_array, train.n_users, train.n_items
         )
-        model = create_model(self.model, train.n_users, train.n_items, **self._model_params())
+        self.text_params_ = self._text_params()
+        self.encoder_ = None
+        text_inputs: dict[str, torch.Tensor] = {}
+        if getattr(MODELS.get(self.model), "needs_text", False):
+            text_inputs["item_text"] = self._encode(
+                self._texts(train.items, train.item_ids.external, "item")
+            )
+            if self.text_params_["user_text"] or self.text_params_["user_template"]:
+                text_inputs["user_text"] = self._encode(
+                    self._texts(train.users, train.user_ids.external, "user")
+                )
+        model = create_model(
+            self.model, train.n_users, train.n_items, **self._model_params(), **text_inputs
+        )
         valid_matrix = self._matrix(valid) if valid is not None and len(valid) else None
         self.history_: list[dict[str, Any]] = []
         if model.trainable:
@@ -90,6 +145,11 @@ class Recommender:
         model.to("cpu").eval()
         with torch.no_grad():
             users, items = model(graph.to("cpu"))
+            self.item_layers_ = (
+                model.item_layers(graph.to("cpu")).detach() if hasattr(model, "item_layers")
+                else None
+            )
+        self.item_degree_ = torch.from_numpy(np.asarray(graph.R.sum(axis=0)).ravel()).float()
         self.model_ = model
         self.user_vectors_ = users.detach().clone()
         self.item_vectors_ = items.detach().clone()
@@ -137,7 +197,7 @@ class Recommender:
         metrics: Sequence[str],
     ) -> dict[str, float]:
         evaluation = evaluate_ranking(
-            dot_scorer(self.user_vectors_, self.item_vectors_),
+            self._scorer(),
             truth,
             exclude=exclude,
             k=k,
@@ -181,7 +241,7 @@ class Recommender:
         ids = [users] if single else list(users)
         index = self.user_ids_.to_internal(ids, kind="user")
         top, scores = top_k(
-            dot_scorer(self.user_vectors_, self.item_vectors_),
+            self._scorer(),
             index,
             k,
             self.seen_ if exclude_seen else None,
@@ -224,6 +284,126 @@ class Recommender:
         titles = table.item_titles(column)
         return [titles.get(i, i) for i in ids]
 
+    # ------------------------------------------------------------ cold start
+    def fold_in(
+        self, user: Any, items: Iterable[Any] | None = None, *, text: str | None = None
+    ) -> Recommender:
+        """Give ``user`` a vector from a few interactions and/or a text, without retraining.
+
+        A known user's history is extended with ``items``; an unknown one is added. Graph
+        models run the propagation for this one node (see :mod:`lgrec.recommend.cold_start`);
+        text alone needs a text model. Returns ``self`` so calls chain.
+        """
+        self._check_fitted()
+        user = str(user)
+        new_items = self.item_ids_.to_internal(list(items or []), kind="item")
+        known = user in self.user_ids_
+        row = int(self.user_ids_.to_internal([user])[0]) if known else None
+        history = np.union1d(self.seen_[row].indices if known else [], new_items).astype(np.int64)
+        if not len(history) and text is None:
+            raise ValueError("fold_in needs items, text or both")
+        vector = self._fold_in_vector(history, text)
+        if known:
+            self.user_vectors_[row] = vector
+        else:
+            self.user_ids_ = self.user_ids_.extended([user])
+            self.user_vectors_ = torch.cat([self.user_vectors_, vector[None]])
+            row = len(self.user_ids_) - 1
+        seen = self.seen_ if known else sp.vstack([self.seen_, sp.csr_matrix((1, len(self.item_ids_)))])
+        seen = seen.tolil()
+        seen.rows[row] = sorted(history.tolist())
+        seen.data[row] = [1.0] * len(history)
+        self.seen_ = seen.tocsr()
+        return self
+
+    def _fold_in_vector(self, history: np.ndarray, text: str | None) -> torch.Tensor:
+        model = self.model_
+        text_vector = None
+        if text is not None:
+            if not model.needs_text:
+                raise ValueError(f"model {self.model!r} cannot use text; train a text model")
+            with torch.no_grad():
+                text_vector = model.project_users(self._encode([text]))[0]
+        if self.item_layers_ is not None:
+            items = torch.from_numpy(history)
+            layer0 = (
+                self.item_layers_[0, items].mean(0)
+                if len(history)
+                else torch.zeros(self.item_layers_.shape[2])
+            )
+            if text_vector is not None:
+                layer0 = layer0 + text_vector
+            vector = propagate_new_user(self.item_layers_, self.item_degree_, items, layer0)
+            if model.needs_text:
+                vector = torch.nn.functional.normalize(vector, dim=0)
+            return vector
+        if text_vector is not None:
+            raise ValueError(f"model {self.model!r} cannot fold in users from text")
+        return fit_user_vector(self.item_vectors_, history, seed=self.train_config_.seed)
+
+    def add_items(self, items: pd.DataFrame) -> list[str]:
+        """Make new items recommendable from their text alone, without retraining.
+
+        ``items`` is a side table indexed by the new external ids (or with the item id column
+        the training table used as index) holding the text columns. Returns the ids added.
+        """
+        self._check_fitted()
+        if not self.model_.needs_text:
+            raise ValueError(f"model {self.model!r} cannot place items from text; use a text model")
+        table = items.copy()
+        table.index = table.index.astype(str)
+        fresh = [i for i in table.index if i not in self.item_ids_]
+        if len(fresh) != len(table):
+            raise ValueError("add_items got ids the model already has: "
+                             + ", ".join(i for i in table.index if i in self.item_ids_))
+        with torch.no_grad():
+            layer0 = self.model_.project_items(
+                self._encode(self._texts(table, np.asarray(fresh), "item"))
+            )
+        # An item without edges keeps its layer-0 vector through propagation.
+        vectors = torch.nn.functional.normalize(layer0, dim=1)
+        self.item_ids_ = self.item_ids_.extended(fresh)
+        self.item_vectors_ = torch.cat([self.item_vectors_, vectors])
+        if self.item_layers_ is not None:
+            extra = torch.zeros(self.item_layers_.shape[0], len(fresh), self.item_layers_.shape[2])
+            extra[0] = layer0
+            self.item_layers_ = torch.cat([self.item_layers_, extra], dim=1)
+        self.item_degree_ = torch.cat([self.item_degree_, torch.zeros(len(fresh))])
+        self.seen_ = sp.hstack([self.seen_, sp.csr_matrix((self.seen_.shape[0], len(fresh)))]).tocsr()
+        if self.items_ is not None:
+            self.items_ = pd.concat([self.items_, table[self.items_.columns.intersection(table.columns)]])
+        return fresh
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        user: Any | None = None,
+        alpha: float = 0.5,
+        exclude_seen: bool = True,
+    ) -> list[ScoredItem]:
+        """Items for a request in natural language, optionally personalised for ``user``.
+
+        The query is encoded, projected into the embedding space and, with a user, mixed with
+        the user's vector: ``(1 - alpha) * e_u + alpha * e_query`` on unit vectors.
+        """
+        self._check_fitted()
+        if not self.model_.needs_text:
+            raise ValueError(f"model {self.model!r} cannot read requests; use a text model")
+        with torch.no_grad():
+            query_vector = self.model_.project_items(self._encode([query]))[0]
+        row = None
+        user_vector = None
+        if user is not None:
+            row = int(self.user_ids_.to_internal([user], kind="user")[0])
+            user_vector = self.user_vectors_[row]
+        target = mix_query(user_vector, query_vector, alpha)
+        exclude = self.seen_[[row]] if (row is not None and exclude_seen) else None
+        top, scores = top_k(lambda _: (self.item_vectors_ @ target)[None], np.zeros(1, dtype=np.int64),
+                            k, exclude)
+        return self._scored(top[0], scores[0])
+
     # --------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> Path:
         """Write the fitted model to ``directory`` atomically (safetensors + JSON, no pickle)."""
@@ -231,11 +411,17 @@ class Recommender:
         tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
         tensors["vectors.users"] = self.user_vectors_
         tensors["vectors.items"] = self.item_vectors_
+        tensors["foldin.degree"] = self.item_degree_
+        if self.item_layers_ is not None:
+            tensors["foldin.layers"] = self.item_layers_
         config = {
             "lgrec_version": lgrec.__version__,
             "model": self.model,
             "model_params": self.model_.params(),
             "train_config": self.train_config_.to_dict(),
+            "text": self.text_params_,
+            "model_users": self.model_.n_users,
+            "model_items": self.model_.n_items,
             "n_users": len(self.user_ids_),
             "n_items": len(self.item_ids_),
             "fit_seconds": self.fit_seconds_,
@@ -261,8 +447,10 @@ class Recommender:
         artifact = read_artifact(directory)
         config = artifact["config"]
         train_config = TrainConfig.from_dict(config["train_config"])
-        rec = cls(config["model"], config=train_config, **config["model_params"])
-        model = create_model(config["model"], config["n_users"], config["n_items"],
+        text_params = config.get("text", dict(TEXT_PARAMS))
+        rec = cls(config["model"], config=train_config, **config["model_params"], **text_params)
+        model = create_model(config["model"], config.get("model_users", config["n_users"]),
+                             config.get("model_items", config["n_items"]),
                              **config["model_params"])
         tensors = artifact["tensors"]
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -270,6 +458,10 @@ class Recommender:
         rec.model_ = model
         rec.user_vectors_ = tensors["vectors.users"]
         rec.item_vectors_ = tensors["vectors.items"]
+        rec.item_degree_ = tensors["foldin.degree"]
+        rec.item_layers_ = tensors.get("foldin.layers")
+        rec.text_params_ = text_params
+        rec.encoder_ = None
         rec.user_ids_ = IdMap(artifact["user_ids"])
         rec.item_ids_ = IdMap(artifact["item_ids"])
         rec.seen_ = artifact["seen"]
@@ -282,6 +474,13 @@ class Recommender:
         rec.best_epoch_ = config.get("best_epoch", 0)
         rec.epochs_ = config.get("epochs", 0)
         return rec
+
+    def _scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Scores of a batch of user rows against all items: the model's own
+        :meth:`~lgrec.models.Model.score_users` (a dot product of the stored vectors unless the
+        model scores otherwise, like the graph filter)."""
+        model, users, items = self.model_, self.user_vectors_, self.item_vectors_
+        return lambda rows: model.score_users(rows, users, items)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -19,7 +19,15 @@ class TrainConfig:
     reg: float = 1e-4
     """Weight of the L2 penalty on the layer-0 embeddings a batch touches."""
     loss: str = "bpr"
-    """Training loss: ``bpr`` (more losses arrive with the models that need them)."""
+    """Training loss: ``bpr``, ``infonce`` (sampled softmax) or ``bce``."""
+    negatives: int = 1
+    """Negative items sampled per positive (InfoNCE wants several)."""
+    shared_negatives: bool = False
+    """Draw the ``negatives`` once per batch and share them across its users: scores become
+    one matrix product instead of a gather per user, far faster for many negatives. A user's
+    own positives among them are masked out."""
+    temperature: float = 0.2
+    """Softmax temperature of the InfoNCE loss."""
     eval_every: int = 1
     """Validate every this many epochs (when a validation set is given)."""
     patience: int = 10

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 
 class UniformSampler:
-    """Each epoch: every training interaction once, in random order, with one negative item
+    """Each epoch: every training interaction once, in random order, with ``negatives`` items
     drawn uniformly from the items the user has not interacted with.
 
     Membership is tested with a sorted array of ``user * n_items + item`` keys, so memory is
@@ -33,17 +33,21 @@ class UniformSampler:
         position = np.minimum(position, len(self.keys) - 1)
         return self.keys[position] == keys
 
-    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Shuffled (users, positives, negatives) for ``epoch``; the same epoch gives the same draw."""
+    def epoch(
+        self, epoch: int, negatives: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shuffled ``(users, positives, negatives)`` for ``epoch``, negatives of shape
+        ``(n, negatives)``; the same epoch gives the same draw."""
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(len(self.users))
         users, positives = self.users[order], self.items[order]
-        negatives = rng.integers(0, self.n_items, size=len(users))
-        redraw = self.is_positive(users, negatives)
+        repeated = np.repeat(users, negatives)
+        drawn = rng.integers(0, self.n_items, size=len(repeated))
+        redraw = self.is_positive(repeated, drawn)
         for _ in range(self.max_rounds):
             if not redraw.any():
                 break
             index = np.flatnonzero(redraw)
-            negatives[index] = rng.integers(0, self.n_items, size=len(index))
-            redraw[index] = self.is_positive(users[index], negatives[index])
-        return users, positives, negatives
+            drawn[index] = rng.integers(0, self.n_items, size=len(index))
+            redraw[index] = self.is_positive(repeated[index], drawn[index])
+        return users, positives, drawn.reshape(len(users), negatives)

@@ -93,9 +93,11 @@ class Trainer:
             if state["stopped"]:
                 break
             model.train()
+            per_user_negatives = 1 if cfg.shared_negatives else cfg.negatives
             users, positives, negatives = (
-                torch.from_numpy(a).to(device) for a in sampler.epoch(epoch)
+                torch.from_numpy(a).to(device) for a in sampler.epoch(epoch, per_user_negatives)
             )
+            shared_rng = np.random.default_rng([cfg.seed, epoch, 1])
             total_loss = 0.0
             for b in range(n_batches):
                 batch = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
@@ -103,8 +105,14 @@ class Trainer:
                 user_vectors, item_vectors = model(graph)
                 eu = user_vectors[u]
                 pos_scores = (eu * item_vectors[p]).sum(-1)
-                neg_scores = (eu * item_vectors[q]).sum(-1)
-                loss = loss_fn(pos_scores, neg_scores) + cfg.reg * model.regularization(u, p, q)
+                if cfg.shared_negatives:
+                    q, mask = self._shared_negatives(sampler, u, shared_rng)
+                    neg_scores = (eu @ item_vectors[q].t()).masked_fill(mask, -torch.inf)
+                    q = q[None, :]
+                else:
+                    neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
+                loss = loss_fn(pos_scores, neg_scores, cfg.temperature)
+                loss = loss + cfg.reg * model.regularization(u, p, q)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -150,6 +158,18 @@ class Trainer:
         self.epochs_ = state["epoch"]
         self.elapsed_s_ = state["elapsed_s"]
         return self
+
+    def _shared_negatives(
+        self, sampler: UniformSampler, users: torch.Tensor, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One draw of items for the whole batch, and the mask of (user, item) positives."""
+        items = rng.integers(0, sampler.n_items, size=self.config.negatives)
+        batch_users = users.cpu().numpy()
+        grid_users = np.repeat(batch_users, len(items))
+        grid_items = np.tile(items, len(batch_users))
+        mask = sampler.is_positive(grid_users, grid_items).reshape(len(batch_users), len(items))
+        return (torch.from_numpy(items).to(users.device),
+                torch.from_numpy(mask).to(users.device))
 
     def _validate(
         self, model: Model, graph: Graph, valid: sp.csr_matrix, k: list[int]

@@ -77,3 +77,15 @@ def test_saved_split_reloads_identically(ml100k, tmp_path):
         reread = set(map(tuple, loaded[name].to_frame()[["user", "item"]].to_numpy()))
         assert original == reread
     assert loaded["train"].user_ids is loaded["test"].user_ids
+
+
+@pytest.mark.parametrize(("method", "column"), [("cold-item", "item"), ("cold-user", "user")])
+def test_cold_splits_hold_out_whole_entities(ml100k, method, column):
+    train, valid, test = ml100k.split(method, valid=0.1, test=0.2, seed=4)
+    seen = set(train.interactions[column])
+    assert not seen & set(test.interactions[column])
+    assert not seen & set(valid.interactions[column])
+    held = test.interactions[column].nunique()
+    total = ml100k.interactions[column].nunique()
+    assert held == int(total * 0.2)
+    assert len(train) + len(valid) + len(test) == len(ml100k)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lgrec.text import CachedEncoder, CacheError, TextCache, VectorCache, default_cache_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class HashEncoder:
@@ -96,24 +101,55 @@ def test_dimension_mismatch_is_refused(tmp_path) -> None:
         VectorCache(tmp_path, "m", 8).get_many([b"k"])
 
 
-def _fill(cache_dir: str, start: int, barrier) -> None:
-    barrier.wait()  # start writing at the same moment as the other processes
-    cached = CachedEncoder(HashEncoder(), cache_dir, chunk_size=50)
-    cached.encode([f"text {i}" for i in range(start, start + 400)])
+# Run by each writer process: a stand-in encoder defined inline, so the child needs nothing
+# from the test module (whatever pytest's import mode) and only lgrec.text from the package.
+_WRITER = """
+import hashlib, os, sys, time
+import numpy as np
+from lgrec.text import CachedEncoder
+
+class HashEncoder:
+    model_id = "test/hash-encoder"
+    dim = 8
+    def encode(self, texts, batch_size=64):
+        rows = []
+        for t in texts:
+            raw = np.frombuffer(hashlib.sha256(t.encode()).digest(), dtype=np.uint8)[:8]
+            vec = raw.astype(np.float32) + 1.0
+            rows.append(vec / np.linalg.norm(vec))
+        time.sleep(0.01)  # keep each chunk's write interleaved with the other writers
+        return np.stack(rows)
+
+cache_dir, start, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+while not os.path.exists(go):  # all writers start together
+    time.sleep(0.01)
+CachedEncoder(HashEncoder(), cache_dir, chunk_size=25).encode(
+    [f"text {i}" for i in range(start, start + 400)]
+)
+"""
 
 
 def test_concurrent_processes_share_one_cache(tmp_path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(3)
-    # Overlapping ranges: processes race to write the same keys.
-    procs = [ctx.Process(target=_fill, args=(str(tmp_path), s, barrier)) for s in (0, 200, 300)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
+    go = tmp_path / "go"
+    cache_dir = tmp_path / "cache"
+    # Overlapping ranges: the processes race to write the same keys.
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(cache_dir), str(start), str(go)], cwd=REPO_ROOT
+        )
+        for start in (0, 200, 300)
+    ]
+    try:
+        time.sleep(0.5)
+        go.touch()
+        codes = [p.wait(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert codes == [0, 0, 0]
     inner = HashEncoder()
-    cached = CachedEncoder(inner, tmp_path)
+    cached = CachedEncoder(inner, cache_dir)
     out = cached.encode([f"text {i}" for i in range(700)])
     assert cached.last_encoded == 0 and inner.calls == []
     np.testing.assert_array_equal(out[699], _hash_vector("text 699"))

@@ -26,6 +26,7 @@ from lgrec.text import (
     explain_recommendation,
     generate_profile,
     load_llm,
+    mentioned,
     rewrite_intent,
 )
 
@@ -138,27 +139,69 @@ def test_load_llm_default_is_cached_smollm2(tmp_path) -> None:
 
 def test_profile_summarises_tastes(smollm2: LlamaCppBackend) -> None:
     profile = generate_profile(smollm2, HISTORY)
-    assert len(profile.split()) >= 5
+    assert len(profile.split()) >= 5 and "\n" not in profile
+    # A 135M model's summary is rough, but it is grounded: it names some of the items' genres
+    # (Animation, Children's, Comedy, Musical) or their audience.
     words = profile.lower()
-    assert any(w in words for w in ("animat", "children", "musical", "family", "disney", "kid"))
+    stems = ("animat", "child", "comed", "music", "family", "disney", "kid")
+    assert any(stem in words for stem in stems), profile
+
+
+EXPLANATION_CASES = [
+    ("Pinocchio (1940). Genres: Animation, Children's", HISTORY[:3]),
+    (
+        "Heat (1995). Genres: Action, Crime, Thriller",
+        ["Godfather, The (1972). Genres: Action, Crime, Drama", "Casino (1995). Genres: Drama"],
+    ),
+    (
+        "Alien (1979). Genres: Action, Horror, Sci-Fi, Thriller",
+        ["Aliens (1986). Genres: Action, Sci-Fi", "Terminator, The (1984). Genres: Action"],
+    ),
+    (
+        "Sense and Sensibility (1995). Genres: Drama, Romance",
+        ["Emma (1996). Genres: Comedy, Drama, Romance", "Persuasion (1995). Genres: Romance"],
+    ),
+    (
+        "Star Wars (1977). Genres: Action, Adventure, Romance, Sci-Fi, War",
+        ["Return of the Jedi (1983). Genres: Action, Adventure, Romance, Sci-Fi, War"],
+    ),
+    (
+        "Scream (1996). Genres: Horror, Thriller",
+        ["Halloween (1978). Genres: Horror", "Shining, The (1980). Genres: Horror"],
+    ),
+    (
+        "Fargo (1996). Genres: Crime, Drama, Thriller",
+        ["Pulp Fiction (1994). Genres: Crime, Drama", "Reservoir Dogs (1992). Genres: Crime"],
+    ),
+    (
+        "When Harry Met Sally... (1989). Genres: Comedy, Romance",
+        ["Sleepless in Seattle (1993). Genres: Comedy, Romance"],
+    ),
+    ("Heat (1995)", ["Godfather, The (1972)", "Casino (1995)"]),
+    ("Mr. Holland's Opus (1995). Genres: Drama", ["Dead Poets Society (1989). Genres: Drama"]),
+    (
+        "Babe (1995). Genres: Children's, Comedy, Drama",
+        ["Toy Story (1995). Genres: Animation, Children's, Comedy"],
+    ),
+    (
+        "Twister (1996). Genres: Action, Adventure, Thriller",
+        ["Speed (1994). Genres: Action, Romance, Thriller", "Die Hard (1988). Genres: Action"],
+    ),
+]
 
 
 def test_explanation_names_the_users_item(smollm2: LlamaCppBackend) -> None:
-    cases = [
-        ("Pinocchio (1940)", HISTORY[:3]),
-        ("Heat (1995)", ["Godfather, The (1972)", "Casino (1995)"]),
-        ("Alien (1979)", ["Aliens (1986)", "Terminator, The (1984)"]),
-        ("Sense and Sensibility (1995)", ["Emma (1996)", "Persuasion (1995)"]),
-    ]
     made_by_model = 0
-    for item, evidence in cases:
+    for item, evidence in EXPLANATION_CASES:
         explanation = explain_recommendation(smollm2, item, evidence)
         assert explanation.named is not None
-        assert explanation.text.count(".") >= 1 and "\n" not in explanation.text
+        assert mentioned(explanation.text, evidence) is not None
+        assert mentioned(explanation.text, [item]) is not None
+        assert explanation.text.endswith((".", "!", "?")) and "\n" not in explanation.text
         made_by_model += not explanation.fallback
-    # The prompt gives the model its opening words; a 135M model follows them. If this
-    # starts failing after a llama.cpp upgrade, the fallback still keeps the product right.
-    assert made_by_model >= len(cases) // 2
+    # The few-shot prompt gets 8 of these 12 right from SmolLM2 itself (llama-cpp-python
+    # 0.3.36); the check-and-fallback makes all 12 right. Half is the floor for the prompt.
+    assert made_by_model >= len(EXPLANATION_CASES) // 2, made_by_model
 
 
 def test_intent_rewrite_gives_a_short_description(smollm2: LlamaCppBackend) -> None:

@@ -8,14 +8,14 @@ def test_negatives_are_never_positives_and_epochs_are_reproducible():
     rng = np.random.default_rng(0)
     R = sp.random(200, 50, density=0.3, random_state=1, format="csr")
     sampler = UniformSampler(R, seed=5)
-    users, positives, negatives = sampler.epoch(0)
-    assert len(users) == R.nnz
+    users, positives, negatives = sampler.epoch(0, negatives=3)
+    assert len(users) == R.nnz and negatives.shape == (R.nnz, 3)
     dense = R.toarray() > 0
     assert dense[users, positives].all()
-    assert not dense[users, negatives].any()
-    again = sampler.epoch(0)
+    assert not dense[users[:, None], negatives].any()
+    again = sampler.epoch(0, negatives=3)
     assert all(np.array_equal(a, b) for a, b in zip((users, positives, negatives), again, strict=True))
-    assert not np.array_equal(negatives, sampler.epoch(1)[2])
+    assert not np.array_equal(negatives, sampler.epoch(1, negatives=3)[2])
     assert rng is not None
 
 

@@ -1,0 +1,141 @@
+"""Text-LightGCN: language-model vectors of item (and user) text, projected into the embedding
+space and propagated on the interaction graph.
+
+Inspired by AlphaRec (Sheng et al., "Language Representations Can be What Recommenders Need",
+ICLR 2025: a small MLP maps frozen language vectors into the collaborative space, LightGCN
+propagation, InfoNCE on cosine scores) and RLMRec (Ren et al., WWW 2024: language-derived user
+and item profiles aligned with collaborative vectors). Layer 0 is
+
+    e_i^(0) = MLP_item(t_i) [+ w_i]                     (item text t_i, optional ID vector w_i)
+    e_u^(0) = mean_{i in N(u)} e_i^(0) [+ MLP_user(t_u)]  (user text t_u when given)
+
+then ``E^(k+1) = Â E^(k)`` and ``E = mean_k E^(k)`` as in LightGCN, and the final vectors are
+L2-normalised so that scores are cosines. Items the graph has never seen get
+``normalize(MLP_item(t))``: they are recommendable from their text alone, and a request in
+natural language is mapped into the same space by the same projection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lgrec.graph import Graph
+from lgrec.models.base import Model
+from lgrec.models.lightgcn import propagate
+
+FUSIONS = ("none", "add")
+
+
+def _mlp(text_dim: int, hidden: int, dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(text_dim, hidden), nn.LeakyReLU(), nn.Linear(hidden, dim))
+
+
+class TextLightGCN(Model):
+    """Graph propagation over language-model vectors; see the module docstring.
+
+    ``item_text`` (n_items x text_dim) and ``user_text`` (n_users x text_dim, optional) are the
+    encoder's vectors, stored as buffers so the saved model carries them. ``fusion="add"`` adds a
+    free ID vector per item (zero at the start, so text leads); ``"none"`` uses text alone.
+    """
+
+    name = "text-lightgcn"
+    needs_text = True
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        item_text: torch.Tensor | None = None,
+        user_text: torch.Tensor | None = None,
+        *,
+        text_dim: int | None = None,
+        has_user_text: bool | None = None,
+        dim: int = 64,
+        layers: int = 3,
+        hidden: int = 256,
+        fusion: str = "add",
+    ) -> None:
+        super().__init__(n_users, n_items)
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+        if item_text is None and text_dim is None:
+            raise ValueError("text-lightgcn needs item text vectors (or text_dim when loading)")
+        text_dim = int(item_text.shape[1]) if item_text is not None else int(text_dim)
+        has_user_text = user_text is not None if has_user_text is None else has_user_text
+        self.text_dim, self.dim, self.layers = text_dim, dim, layers
+        self.hidden, self.fusion, self.has_user_text = hidden, fusion, has_user_text
+        self.register_buffer(
+            "item_text",
+            item_text.float() if item_text is not None else torch.zeros(n_items, text_dim),
+        )
+        self.item_projection = _mlp(text_dim, hidden, dim)
+        if has_user_text:
+            self.register_buffer(
+                "user_text",
+                user_text.float() if user_text is not None else torch.zeros(n_users, text_dim),
+            )
+            self.user_projection = _mlp(text_dim, hidden, dim)
+        if fusion == "add":
+            self.item_embedding = nn.Embedding(n_items, dim)
+            nn.init.zeros_(self.item_embedding.weight)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "text_dim": self.text_dim,
+            "has_user_text": self.has_user_text,
+            "dim": self.dim,
+            "layers": self.layers,
+            "hidden": self.hidden,
+            "fusion": self.fusion,
+        }
+
+    # ------------------------------------------------------------------ layer 0
+    def project_items(self, text: torch.Tensor) -> torch.Tensor:
+        """Layer-0 vectors of items from their text alone (no ID vector)."""
+        return self.item_projection(text)
+
+    def project_users(self, text: torch.Tensor) -> torch.Tensor:
+        """Layer-0 contribution of user text (falls back to the item projection)."""
+        if self.has_user_text:
+            return self.user_projection(text)
+        return self.item_projection(text)
+
+    def item_layer0(self) -> torch.Tensor:
+        items = self.project_items(self.item_text)
+        if self.fusion == "add":
+            items = items + self.item_embedding.weight
+        return items
+
+    def layer0(self, graph: Graph) -> torch.Tensor:
+        items = self.item_layer0()
+        users = graph.user_mean(items)
+        if self.has_user_text:
+            users = users + self.user_projection(self.user_text)
+        return torch.cat([users, items])
+
+    # ------------------------------------------------------------------ protocol
+    def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
+        out = F.normalize(propagate(graph.adjacency, self.layer0(graph), self.layers), dim=1)
+        return out[: self.n_users], out[self.n_users :]
+
+    def regularization(
+        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
+    ) -> torch.Tensor:
+        if self.fusion != "add":
+            return torch.zeros((), device=users.device)
+        squares = self.item_embedding(pos).pow(2).sum() + self.item_embedding(neg).pow(2).sum()
+        return squares / (2 * users.shape[0])
+
+    # ------------------------------------------------------------------ cold start
+    def item_layers(self, graph: Graph) -> torch.Tensor:
+        """Item vectors at layers 0..K-1 (K x n_items x dim), what a new user's propagation reads."""
+        x = self.layer0(graph)
+        outs = []
+        for _ in range(self.layers):
+            outs.append(x[self.n_users :])
+            x = torch.sparse.mm(graph.adjacency, x)
+        return torch.stack(outs)
