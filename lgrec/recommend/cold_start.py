@@ -4,6 +4,11 @@
   node: with the items' vectors at layers 0..K-1 kept from training,
   ``e_u^(k+1) = sum_{i in N(u)} e_i^(k) / sqrt(|N(u)| (d_i + 1))`` and the user's vector is the
   mean over layers, exactly the formula trained users get.
+- New items from text: an item without edges keeps its layer-0 vector through propagation,
+  but trained items' final vectors are smoothed over their neighbourhoods, so the two live in
+  different parts of the space. A cold item is therefore placed halfway between its own
+  projected text and the final vectors of the trained items whose text is most similar
+  (a soft k-nearest-neighbour average in the encoder's space).
 - Other dot-product models (MF) fit the user's vector by a few hundred BPR steps against the
   fixed item vectors.
 """
@@ -32,6 +37,25 @@ def propagate_new_user(
     else:
         vectors.extend(torch.zeros_like(layer0) for _ in range(item_layers.shape[0]))
     return torch.stack(vectors).mean(0)
+
+
+def place_cold_items(
+    layer0: torch.Tensor,
+    text: torch.Tensor,
+    trained_text: torch.Tensor,
+    trained_final: torch.Tensor,
+    *,
+    neighbours: int = 20,
+    temperature: float = 0.02,
+    own_weight: float = 0.2,
+) -> torch.Tensor:
+    """Unit vectors for new items from their projected text and their text neighbours."""
+    similarity = F.normalize(text, dim=1) @ F.normalize(trained_text, dim=1).t()
+    top = torch.topk(similarity, min(neighbours, similarity.shape[1]), dim=1)
+    weights = torch.softmax(top.values / temperature, dim=1)
+    borrowed = torch.einsum("nk,nkd->nd", weights, trained_final[top.indices])
+    mixed = own_weight * F.normalize(layer0, dim=1) + (1 - own_weight) * F.normalize(borrowed, dim=1)
+    return F.normalize(mixed, dim=1)
 
 
 def fit_user_vector(

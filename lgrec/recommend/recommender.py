@@ -21,7 +21,12 @@ from lgrec.data import Dataset, IdMap
 from lgrec.eval import METRICS, evaluate_ranking, top_k
 from lgrec.graph import Graph
 from lgrec.models import MODELS, create_model
-from lgrec.recommend.cold_start import fit_user_vector, mix_query, propagate_new_user
+from lgrec.recommend.cold_start import (
+    fit_user_vector,
+    mix_query,
+    place_cold_items,
+    propagate_new_user,
+)
 from lgrec.recommend.persistence import read_artifact, write_artifact
 from lgrec.train import TrainConfig, Trainer
 
@@ -296,7 +301,7 @@ class Recommender:
         """
         self._check_fitted()
         user = str(user)
-        new_items = self.item_ids_.to_internal(list(items or []), kind="item")
+        new_items = self.item_ids_.to_internal([] if items is None else list(items), kind="item")
         known = user in self.user_ids_
         row = int(self.user_ids_.to_internal([user])[0]) if known else None
         history = np.union1d(self.seen_[row].indices if known else [], new_items).astype(np.int64)
@@ -356,12 +361,12 @@ class Recommender:
         if len(fresh) != len(table):
             raise ValueError("add_items got ids the model already has: "
                              + ", ".join(i for i in table.index if i in self.item_ids_))
+        text = self._encode(self._texts(table, np.asarray(fresh), "item"))
         with torch.no_grad():
-            layer0 = self.model_.project_items(
-                self._encode(self._texts(table, np.asarray(fresh), "item"))
-            )
-        # An item without edges keeps its layer-0 vector through propagation.
-        vectors = torch.nn.functional.normalize(layer0, dim=1)
+            layer0 = self.model_.project_items(text)
+        vectors = place_cold_items(
+            layer0, text, self.model_.item_text, self.item_vectors_[: self.model_.n_items]
+        )
         self.item_ids_ = self.item_ids_.extended(fresh)
         self.item_vectors_ = torch.cat([self.item_vectors_, vectors])
         if self.item_layers_ is not None:
