@@ -26,7 +26,7 @@ scattering them back with ``index_add``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -113,11 +113,28 @@ def attention_aggregate(
     )
 
 
+class _Edges(NamedTuple):
+    """What the layers need of one graph, derived once (see :meth:`GAT._edges`)."""
+
+    adjacency: torch.Tensor  # the graph's own tensor, kept to recognise it
+    csr: torch.Tensor
+    source: torch.Tensor
+    destination: torch.Tensor
+    reverse: torch.Tensor
+    log_weight: torch.Tensor  # log 1/sqrt(d_i d_j) per edge
+    row_total: torch.Tensor  # sum_j 1/sqrt(d_i d_j) per node
+
+
 class GAT(EmbeddingModel):
     """Attention-weighted propagation with ``layers`` layers of width ``dim``.
 
-    ``negative_slope`` is the LeakyReLU slope of the edge scores (0.2 as in GAT);
-    ``attention_dropout`` drops edges' attention weights during training (GAT's regulariser).
+    ``normalization`` chooses what the attention weights of a node's edges add up to:
+    ``softmax`` is GAT's (they sum to one, a weighted mean of the neighbours); ``symmetric``
+    rescales them to LightGCN's ``1/sqrt(d_i d_j)`` row total and uses ``log 1/sqrt(d_i d_j)``
+    as the prior of the scores, ``alpha_ij = sum_k w_ik * softmax_j(s_ij + log w_ij)``, so that
+    zero scores give exactly LightGCN's propagation and attention redistributes each node's
+    weight among its neighbours. ``negative_slope`` is the LeakyReLU slope of the scores (0.2
+    as in GAT); ``attention_dropout`` drops attention weights during training.
     """
 
     name = "gat"
@@ -128,16 +145,21 @@ class GAT(EmbeddingModel):
         n_items: int,
         dim: int = 64,
         layers: int = 2,
+        normalization: str = "symmetric",
         negative_slope: float = 0.2,
         attention_dropout: float = 0.0,
         init_std: float = 0.1,
     ) -> None:
         super().__init__(n_users, n_items, dim=dim, init_std=init_std)
+        if normalization not in ("softmax", "symmetric"):
+            raise ValueError(f"unknown normalization {normalization!r}; "
+                             "use 'softmax' or 'symmetric'")
         self.layers = layers
+        self.normalization = normalization
         self.negative_slope = negative_slope
         self.attention_dropout = attention_dropout
-        # Identity-initialised transforms and zero attention vectors: training starts from
-        # plain neighbour means and learns to depart from them.
+        # Identity transforms and zero attention vectors: training starts from plain
+        # propagation (a mean, or LightGCN's with "symmetric") and learns to depart from it.
         self.weights = nn.ParameterList(nn.Parameter(torch.eye(dim)) for _ in range(layers))
         self.attention_source = nn.ParameterList(
             nn.Parameter(torch.zeros(dim)) for _ in range(layers)
@@ -145,52 +167,62 @@ class GAT(EmbeddingModel):
         self.attention_destination = nn.ParameterList(
             nn.Parameter(torch.zeros(dim)) for _ in range(layers)
         )
-        self._edge_cache: tuple[torch.Tensor, ...] | None = None
+        self._edge_cache: _Edges | None = None
 
     def params(self) -> dict[str, Any]:
         return {
             **super().params(),
             "layers": self.layers,
+            "normalization": self.normalization,
             "negative_slope": self.negative_slope,
             "attention_dropout": self.attention_dropout,
         }
 
-    def attention(
-        self, h: torch.Tensor, source: torch.Tensor, destination: torch.Tensor, layer: int
-    ) -> torch.Tensor:
-        """Attention weight of every edge for layer ``layer`` given transformed embeddings."""
+    def _edges(self, adjacency: torch.Tensor) -> _Edges:
+        """The edge list of ``adjacency`` and its per-edge constants, derived once per graph
+        (the trainer passes the same adjacency every batch). The cache holds the adjacency
+        itself, so its identity cannot pass to another tensor while cached."""
+        cached = self._edge_cache
+        if cached is None or cached.adjacency is not adjacency:
+            csr = adjacency if adjacency.layout == torch.sparse_csr else adjacency.to_sparse_csr()
+            source, destination = edge_index(csr)
+            weight = csr.values()
+            cached = self._edge_cache = _Edges(
+                adjacency,
+                csr,
+                source,
+                destination,
+                reverse_edges(source, destination, csr.shape[0]),
+                torch.log(weight),
+                torch.zeros(csr.shape[0], dtype=weight.dtype, device=weight.device).index_add(
+                    0, destination, weight
+                ),
+            )
+        return cached
+
+    def attention(self, h: torch.Tensor, edges: _Edges, layer: int) -> torch.Tensor:
+        """Weight of every edge (in the adjacency's storage order) for layer ``layer``."""
         # a^T [h_i || h_j] = a_dst . h_i + a_src . h_j: two scalars per node, gathered per edge.
         node_source = h @ self.attention_source[layer]
         node_destination = h @ self.attention_destination[layer]
         logits = F.leaky_relu(
-            node_destination[destination] + node_source[source], self.negative_slope
+            node_destination[edges.destination] + node_source[edges.source], self.negative_slope
         )
-        return edge_softmax(logits, destination, h.shape[0])
-
-    def _edges(self, adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Source, destination and reverse-edge index of ``adjacency``, computed once per graph
-        (the trainer passes the same adjacency every batch). The cache holds the adjacency
-        itself, so its identity cannot be reused by another tensor while cached."""
-        cached = self._edge_cache
-        if cached is None or cached[0] is not adjacency:
-            source, destination = edge_index(adjacency)
-            reverse = reverse_edges(source, destination, adjacency.shape[0])
-            self._edge_cache = cached = (adjacency, source, destination, reverse)
-        return cached[1], cached[2], cached[3]
+        if self.normalization == "softmax":
+            return edge_softmax(logits, edges.destination, h.shape[0])
+        alpha = edge_softmax(logits + edges.log_weight, edges.destination, h.shape[0])
+        return alpha * edges.row_total[edges.destination]
 
     def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
-        adjacency = graph.adjacency
-        if adjacency.layout != torch.sparse_csr:
-            adjacency = adjacency.to_sparse_csr()
-        source, destination, reverse = self._edges(adjacency)
+        edges = self._edges(graph.adjacency)
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         total = x
         for layer in range(self.layers):
             h = x @ self.weights[layer]
-            alpha = self.attention(h, source, destination, layer)
+            alpha = self.attention(h, edges, layer)
             if self.training and self.attention_dropout:
                 alpha = F.dropout(alpha, self.attention_dropout)
-            x = attention_aggregate(alpha, h, adjacency, reverse)
+            x = attention_aggregate(alpha, h, edges.csr, edges.reverse)
             total = total + x
         out = total / (self.layers + 1)
         return out[: self.n_users], out[self.n_users :]

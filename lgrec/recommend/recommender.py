@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +44,36 @@ TEXT_PARAMS = {
 """Options naming how text is built and encoded, with their defaults: ``item_text`` and
 ``user_text`` are side-table columns (``None``: all item columns, no user text), the templates
 are ``str.format`` strings over those columns (see :func:`lgrec.text.rows_to_text`)."""
+
+
+@dataclass
+class Evidence:
+    """One of the user's own items that supports a recommendation."""
+
+    item: str
+    title: str
+    contribution: float
+    """Share of the graph signal: ``(e_j . e_i) / sqrt(d_j + 1)``, the weight item ``j`` gets
+    in the user's first propagation layer times its agreement with the recommended item."""
+    co_users: int
+    """Users who interacted with both items: paths user -> j -> other user -> item."""
+    text_similarity: float | None
+    """Cosine between the two items' text vectors (None when there is no text)."""
+
+
+@dataclass
+class Explanation:
+    """Why ``item`` is recommended to ``user``: graph evidence, text evidence, a sentence."""
+
+    user: str
+    item: str
+    title: str
+    score: float
+    evidence: list[Evidence] = field(default_factory=list)
+    sentence: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class ScoredItem(NamedTuple):
@@ -408,6 +439,58 @@ class Recommender:
         top, scores = top_k(lambda _: (self.item_vectors_ @ target)[None], np.zeros(1, dtype=np.int64),
                             k, exclude)
         return self._scored(top[0], scores[0])
+
+    # ---------------------------------------------------------- explanation
+    def explain(
+        self, user: Any, item: Any, *, top: int = 3, llm: Any | None = None
+    ) -> Explanation:
+        """Evidence for recommending ``item`` to ``user``: the user's items that support it
+        most through the graph (with path counts and text similarity) and, when ``llm`` is a
+        generative backend (or a name for :func:`lgrec.text.load_llm`), one sentence."""
+        self._check_fitted()
+        row = int(self.user_ids_.to_internal([user], kind="user")[0])
+        column = int(self.item_ids_.to_internal([item], kind="item")[0])
+        history = self.seen_[row].indices
+        score = float(self.user_vectors_[row] @ self.item_vectors_[column])
+        title = self.item_titles([item])[0]
+        result = Explanation(str(user), str(item), title, score)
+        if not len(history):
+            return result
+        agreement = self.item_vectors_[torch.from_numpy(history)] @ self.item_vectors_[column]
+        degree = self.item_degree_[torch.from_numpy(np.minimum(history, len(self.item_degree_) - 1))]
+        contribution = (agreement / torch.sqrt(degree + 1)).numpy()
+        co_users = np.asarray(
+            (self.seen_[:, history].T @ self.seen_[:, [column]]).todense()
+        ).ravel()
+        order = np.argsort(-contribution)[:top]
+        chosen = history[order]
+        text_similarity = self._text_similarity(chosen, column)
+        external = self.item_ids_.to_external(chosen)
+        titles = self.item_titles(external)
+        for rank, position in enumerate(order):
+            result.evidence.append(Evidence(
+                str(external[rank]), titles[rank], float(contribution[position]),
+                int(co_users[position]),
+                None if text_similarity is None else float(text_similarity[rank]),
+            ))
+        if llm is not None:
+            from lgrec.text import explain_recommendation, load_llm
+
+            backend = load_llm(llm) if isinstance(llm, str) else llm
+            result.sentence = explain_recommendation(backend, title, titles).text
+        return result
+
+    def _text_similarity(self, items: np.ndarray, item: int) -> np.ndarray | None:
+        model = self.model_
+        if model.needs_text and max(items.max(), item) < model.n_items:
+            vectors = model.item_text[torch.from_numpy(np.append(items, item))]
+        elif self.items_ is not None and not self.items_.empty:
+            ids = self.item_ids_.to_external(np.append(items, item))
+            vectors = self._encode(self._texts(self.items_, ids, "item"))
+        else:
+            return None
+        vectors = torch.nn.functional.normalize(vectors.float(), dim=1)
+        return (vectors[:-1] @ vectors[-1]).numpy()
 
     # --------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> Path:
