@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 def metrics_table(rows: Mapping[str, Mapping[str, float]]) -> str:
@@ -37,4 +38,17 @@ def ranked_list(title: str, entries: Sequence[tuple[str, str, float]]) -> str:
     lines = [title]
     for rank, (item, label, score) in enumerate(entries, start=1):
         lines.append(f"  {rank:>2}. {label}  [{item}, {score:.3f}]")
+    return "\n".join(lines)
+
+
+def format_explanation(explanation: Any) -> str:
+    """An :class:`lgrec.recommend.Explanation` as a few readable lines."""
+    lines = [f"{explanation.title} [{explanation.item}] for user {explanation.user} "
+             f"(score {explanation.score:.3f}):"]
+    for e in explanation.evidence:
+        text = "" if e.text_similarity is None else f", text similarity {e.text_similarity:.2f}"
+        lines.append(f"  - you have {e.title} [{e.item}]: graph contribution "
+                     f"{e.contribution:.3f}, {e.co_users} users have both{text}")
+    if explanation.sentence:
+        lines.append(f"  {explanation.sentence}")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from lgrec.cli.format import metrics_table, ranked_list
+from lgrec.cli.format import format_explanation, metrics_table, ranked_list
 from lgrec.data import FORMATS, SPLIT_METHODS, ColumnMap, DataError, Dataset, load_dataset
 
 log = logging.getLogger("lgrec")
@@ -170,6 +170,8 @@ def quickstart(model: str, epochs: int | None, save_dir: str, device: str,
     click.echo(metrics_table({model: metrics}))
     click.echo("")
     _show_recommendations(rec, ["1", "196", "405"], 10)
+    first = rec.recommend("196", k=1)[0]
+    click.echo("\nWhy " + format_explanation(rec.explain("196", first.item)))
     rec.save(save_dir)
     click.echo(f"\nmodel saved to {save_dir} ({time.perf_counter() - started:.0f}s in all)")
 
@@ -337,6 +339,65 @@ def recommend(model_dir: str, users: tuple[str, ...], k: int, include_seen: bool
         click.echo(json.dumps(payload, indent=2))
         return
     _show_recommendations(rec, list(users), k)
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path())
+@click.argument("query")
+@click.option("-k", "--k", type=int, default=10, show_default=True)
+@click.option("--user", default=None, help="Personalise for this user (external id).")
+@click.option("--alpha", type=float, default=0.5, show_default=True,
+              help="Weight of the request against the user's taste.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@friendly_errors
+def search(model_dir: str, query: str, k: int, user: str | None, alpha: float,
+           as_json: bool) -> None:
+    """Items for a request in natural language (needs a text model such as text-lightgcn).
+
+    \b
+    Example:
+      lgrec search models/text "a funny animated movie for kids" --user 196 -k 5
+    """
+    from lgrec.recommend import Recommender
+
+    rec = Recommender.load(model_dir)
+    results = rec.search(query, k=k, user=user, alpha=alpha)
+    titles = rec.item_titles([r.item for r in results])
+    if as_json:
+        click.echo(json.dumps([{"item": r.item, "score": r.score, "title": t}
+                               for r, t in zip(results, titles, strict=True)], indent=2))
+        return
+    entries = [(r.item, t, r.score) for r, t in zip(results, titles, strict=True)]
+    click.echo(ranked_list(f"Top {k} for {query!r}:", entries))
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path())
+@click.argument("user")
+@click.argument("item")
+@click.option("--top", type=int, default=3, show_default=True, help="Evidence items to show.")
+@click.option("--llm", default=None,
+              help="Generative model for a sentence: smollm2, a .gguf path, or a model name "
+                   "served at $LGREC_LLM_BASE_URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@friendly_errors
+def explain(model_dir: str, user: str, item: str, top: int, llm: str | None,
+            as_json: bool) -> None:
+    """Why ITEM is recommended to USER: the user's items that support it through the graph,
+    their text similarity and, with --llm, one sentence.
+
+    \b
+    Example:
+      lgrec explain models/ml100k 196 100 --llm smollm2
+    """
+    from lgrec.recommend import Recommender
+
+    rec = Recommender.load(model_dir)
+    result = rec.explain(user, item, top=top, llm=llm)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(format_explanation(result))
 
 
 if __name__ == "__main__":

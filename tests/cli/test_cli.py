@@ -17,7 +17,9 @@ def lgrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", ["quickstart", "train", "evaluate", "recommend", "split"])
+@pytest.mark.parametrize(
+    "command", ["quickstart", "train", "evaluate", "recommend", "split", "search", "explain"]
+)
 def test_every_command_has_help_with_examples(command):
     result = lgrec(command, "--help")
     assert result.returncode == 0
@@ -81,6 +83,11 @@ def test_split_train_evaluate_recommend(tmp_path):
     payload = json.loads(result.stdout)
     assert list(payload) == ["196", "1"] and len(payload["196"]) == 3
     assert payload["1"][0]["title"]
+    result = lgrec("explain", str(model), "196", payload["196"][0]["item"], "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["evidence"]) == 3
+    result = lgrec("search", str(model), "anything")
+    assert result.returncode == 2 and "cannot read requests" in result.stderr
     result = lgrec("recommend", str(model), "nobody")
     assert result.returncode == 2
     assert result.stderr.strip() == "lgrec: error: unknown user 'nobody'"
