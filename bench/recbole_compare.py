@@ -163,7 +163,11 @@ def run_recbole(model: str, data_dir: Path, split_fp: str, args: argparse.Namesp
     out = WORK / f"recbole-{model}.json"
     if args.reuse_recbole and out.exists():
         cached = json.loads(out.read_text())
-        if cached.get("split_fingerprint") == split_fp and cached.get("epochs_cap") == args.epochs:
+        if (
+            cached.get("split_fingerprint") == split_fp
+            and cached.get("epochs_cap") == args.epochs
+            and cached.get("config", {}).get("stopping_step") == args.recbole_stopping_step
+        ):
             log(f"RecBole {model}: reusing {out.relative_to(ROOT)} (same split)")
             return cached
     python = ensure_recbole_venv()
@@ -178,6 +182,8 @@ def run_recbole(model: str, data_dir: Path, split_fp: str, args: argparse.Namesp
         str(out),
         "--epochs",
         str(args.epochs),
+        "--stopping-step",
+        str(args.recbole_stopping_step),
         "--threads",
         str(args.threads),
         "--seed",
@@ -188,6 +194,7 @@ def run_recbole(model: str, data_dir: Path, split_fp: str, args: argparse.Namesp
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONWARNINGS="ignore")
     env.pop("PYTHONPATH", None)
     log(f"RecBole {model}: training (log in {WORK.relative_to(ROOT)}/recbole-{model}.log)")
+    load_before = os.getloadavg()[0]
     with open(WORK / f"recbole-{model}.log", "w") as fh:
         started = time.perf_counter()
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -199,6 +206,7 @@ def run_recbole(model: str, data_dir: Path, split_fp: str, args: argparse.Namesp
     report["split_fingerprint"] = split_fp
     report["epochs_cap"] = args.epochs
     report["process_wall_s"] = wall
+    report["load_avg_1min"] = [load_before, os.getloadavg()[0]]
     out.write_text(json.dumps(report, indent=2) + "\n")
     log(
         f"RecBole {model}: {report['epochs_run']} epochs, fit {report['time_s']['fit']:.1f}s, "
@@ -211,8 +219,11 @@ def run_recbole(model: str, data_dir: Path, split_fp: str, args: argparse.Namesp
 # ----------------------------------------------------------------------------- lgrec side
 def lgrec_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from lgrec import Recommender
+    from lgrec.recommend.presets import preset
 
-    opts: dict[str, Any] = {"dim": args.dim, "epochs": args.epochs, "seed": args.seed}
+    # lgrec's presets (chosen on validation), with the shared size and budget on top.
+    opts: dict[str, Any] = {**preset(name), "dim": args.dim, "epochs": args.epochs,
+                            "seed": args.seed}
     if name == "lightgcn":
         opts["layers"] = args.layers
     for item in args.lgrec_opt:
@@ -267,6 +278,7 @@ def run_lgrec(name: str, train, valid, test, target: float, args: argparse.Names
     torch.set_num_threads(args.threads)
     opts = lgrec_options(name, args)
     log(f"lgrec {name}: training with {opts}")
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     rec = Recommender(name, **opts).fit(train, valid=valid)
     fit_s = time.perf_counter() - started
@@ -281,6 +293,7 @@ def run_lgrec(name: str, train, valid, test, target: float, args: argparse.Names
         "options": opts,
         "epochs_run": history[-1]["epoch"] if history else None,
         "fit_s": fit_s,
+        "load_avg_1min": [load_before, os.getloadavg()[0]],
         "test_s": test_s,
         "best_valid_ndcg@10": best["metrics"]["ndcg@10"] if best else None,
         "best_valid_epoch": best["epoch"] if best else None,
@@ -341,12 +354,14 @@ def settings_lines(results: list[tuple[dict, dict]]) -> list[str]:
         c = rb["config"]
         layers = f", {c['n_layers']} layers" if c.get("n_layers") else ""
         neg = c["train_neg_sample_args"]
+        reg = f", reg_weight {c['reg_weight']}" if c.get("reg_weight") is not None else ""
         out.append(
             f"RecBole {rb['model']}: embedding {c['embedding_size']}{layers}, Adam lr "
-            f"{c['learning_rate']}, batch {c['train_batch_size']}, reg_weight {c['reg_weight']}, "
+            f"{c['learning_rate']}, batch {c['train_batch_size']}{reg}, "
             f"{neg['sample_num']} {neg['distribution']} negative per positive, validation every "
-            f"{c['eval_step']} epoch, stop after {c['stopping_step']} validations without gain "
-            f"(RecBole stops at {c['stopping_step'] + 1}), at most {c['epochs']} epochs"
+            f"{c['eval_step']} epoch, stopping_step {c['stopping_step']} (stops once "
+            f"{c['stopping_step'] + 1} validations in a row bring no gain; a tie counts as a gain), "
+            f"at most {c['epochs']} epochs"
         )
         t = lg.get("train_config") or {}
         model_opts = {k: v for k, v in lg["options"].items() if k in ("dim", "layers")}
@@ -355,13 +370,39 @@ def settings_lines(results: list[tuple[dict, dict]]) -> list[str]:
             + ", ".join(f"{k} {v}" for k, v in model_opts.items())
             + (
                 f", Adam lr {t.get('lr')}, batch {t.get('batch_size')}, reg {t.get('reg')}, "
-                f"loss {t.get('loss')}, validation every {t.get('eval_every')} epoch, stop after "
-                f"{t.get('patience')} validations without gain, at most {t.get('epochs')} epochs"
+                f"loss {t.get('loss')}, validation every {t.get('eval_every')} epoch, patience "
+                f"{t.get('patience')} (stops once {t.get('patience')} validations in a row bring "
+                f"no strict gain), at most {t.get('epochs')} epochs"
                 if t
                 else ""
             )
         )
     return out
+
+
+def load_line(results: list[tuple[dict, dict]]) -> str:
+    """How busy the machine was: timings taken on a loaded machine are inflated."""
+    cores = usable_cores()
+    parts, busy = [], False
+    for lg, rb in results:
+        for label, pair in (
+            (f"RecBole {rb['model']}", rb.get("load_avg_1min")),
+            (f"lgrec {lg['model']}", lg.get("load_avg_1min")),
+        ):
+            if pair:
+                parts.append(f"{label} {pair[0]:.1f} → {pair[1]:.1f}")
+                busy = busy or max(pair) > cores + 0.5
+    if not parts:
+        return ""
+    text = (
+        f"1-minute load average before → after each run ({cores} cores): " + ", ".join(parts) + "."
+    )
+    if busy:
+        text += (
+            " **The machine was busy with other work during some runs (load above its core "
+            "count), so these times are inflated and noisier than on an idle machine.**"
+        )
+    return text
 
 
 def render(
@@ -414,7 +455,7 @@ def render(
         "reports it) first reaches the best value RecBole's run of that model ever reached.",
         "",
         "| pair | RecBole epochs | RecBole fit | RecBole best valid NDCG@10 | RecBole time to its best "
-        "| lgrec epochs | lgrec fit | lgrec best valid NDCG@10 | lgrec time to RecBole's best "
+        "| lgrec epochs | lgrec fit | lgrec best valid NDCG@10, when | lgrec time to RecBole's best "
         "| speed-up to RecBole's best | speed-up, whole fit |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -427,7 +468,7 @@ def render(
         lines.append(
             f"| {lg['model']} vs {rb['model']} | {rb['epochs_run']} | {fmt_s(rb['time_s']['fit'])} | "
             f"{rb['best_valid_ndcg@10']:.4f} | {fmt_s(rb_t)} (epoch {rb['best_valid_epoch'] + 1}) | "
-            f"{lg['epochs_run']} | {fmt_s(lg['fit_s'])} | {lg['best_valid_ndcg@10']:.4f} | {reach} | "
+            f"{lg['epochs_run']} | {fmt_s(lg['fit_s'])} | {lg['best_valid_ndcg@10']:.4f} at {fmt_s(lg['best_valid_elapsed_s'])} | {reach} | "
             f"{fmt_x(speed)} | {fmt_x(whole)} |"
         )
     masks = {lg["test_masking"] for lg, _ in results}
@@ -442,6 +483,8 @@ def render(
         + ", ".join(f"{rb['time_s']['test']:.1f} s ({rb['model']})" for _, rb in results)
         + f". lgrec test masking: {', '.join(sorted(masks))}. "
         "Raw results: `bench/_work/recbole-compare/*.json` (not committed).",
+        "",
+        load_line(results),
         END,
     ]
     return "\n".join(lines) + "\n"
@@ -465,6 +508,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--models", default="lightgcn,mf", help="lgrec models: lightgcn, mf")
     ap.add_argument("--seed", type=int, default=2020)
     ap.add_argument("--epochs", type=int, default=300, help="epoch cap for both tools")
+    ap.add_argument(
+        "--recbole-stopping-step",
+        type=int,
+        default=10,
+        help="RecBole's stopping_step (its default 10: stop at the 11th validation without gain)",
+    )
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--layers", type=int, default=3, help="lgrec lightgcn layers")
     ap.add_argument("--threads", type=int, default=2)
