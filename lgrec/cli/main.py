@@ -140,14 +140,18 @@ def quickstart(model: str, epochs: int | None, save_dir: str, device: str,
     """Train on the bundled MovieLens-100K and show what the model does.
 
     Splits the data per user 80/10/10 (seed 2020), trains with early stopping on validation
-    NDCG@10, prints the test metrics and the top 10 for three users, and saves the model.
+    NDCG@10, prints the test metrics, the top 10 for three users and why the first
+    recommendation was made, and saves the model. With a text model (text-lightgcn) it also
+    answers a request in natural language.
 
     \b
     Example:
       lgrec quickstart
+      lgrec quickstart --model text-lightgcn
       lgrec quickstart --model mf --save /tmp/mf
     """
-    from lgrec.data import load_movielens100k
+    from lgrec.data import ML100K_ITEM_TEMPLATE, load_movielens100k
+    from lgrec.models import MODELS
     from lgrec.recommend import Recommender
     from lgrec.recommend.presets import preset
 
@@ -158,6 +162,8 @@ def quickstart(model: str, epochs: int | None, save_dir: str, device: str,
                f"{len(test)} test interactions")
     params = preset(model)
     params.update(device=device)
+    if getattr(MODELS.get(model), "needs_text", False):
+        params["item_template"] = ML100K_ITEM_TEMPLATE
     if epochs is not None:
         params["epochs"] = epochs
     if threads is not None:
@@ -170,6 +176,12 @@ def quickstart(model: str, epochs: int | None, save_dir: str, device: str,
     click.echo(metrics_table({model: metrics}))
     click.echo("")
     _show_recommendations(rec, ["1", "196", "405"], 10)
+    if rec.model_.needs_text:
+        request = "animated movie for young children"
+        results = rec.search(request, k=10)
+        titles = rec.item_titles([r.item for r in results])
+        click.echo("\n" + ranked_list(f"Request {request!r}:", [
+            (r.item, t, r.score) for r, t in zip(results, titles, strict=True)]))
     first = rec.recommend("196", k=1)[0]
     click.echo("\nWhy " + format_explanation(rec.explain("196", first.item)))
     rec.save(save_dir)

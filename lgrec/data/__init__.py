@@ -1,6 +1,6 @@
 """Data in: readers, validation, the ``Dataset`` with id maps, and splits."""
 
-from lgrec.data.bundled import bundled_path, load_movielens100k
+from lgrec.data.bundled import ML100K_ITEM_TEMPLATE, bundled_path, load_movielens100k
 from lgrec.data.dataset import Dataset, IdMap, k_core, prepare_interactions
 from lgrec.data.errors import DataError
 from lgrec.data.readers import (
@@ -16,6 +16,7 @@ from lgrec.data.splits import METHODS as SPLIT_METHODS
 from lgrec.data.splits import cold_entities, load_split, save_split, split
 
 __all__ = [
+    "ML100K_ITEM_TEMPLATE",
     "ColumnMap",
     "DataError",
     "FORMATS",

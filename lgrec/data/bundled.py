@@ -10,6 +10,9 @@ from lgrec.data.dataset import Dataset
 
 BUNDLED = ("ml-100k",)
 
+ML100K_ITEM_TEMPLATE = "{movie_title} ({release_year}). Genres: {class}"
+"""How MovieLens-100K item rows read as text, e.g. "Toy Story (1995). Genres: Animation ..."."""
+
 
 def bundled_path(name: str = "ml-100k") -> Path:
     """Directory of a bundled dataset, in RecBole atomic format."""
