@@ -12,7 +12,8 @@ from lgrec.graph import Graph
 
 
 class Model(nn.Module):
-    """A recommender model scoring users against items by the dot product of their vectors.
+    """A recommender model scoring users against items, by default by the dot product of their
+    vectors (a model that scores otherwise overrides :meth:`score_users`).
 
     Subclasses implement :meth:`forward`, returning the final user and item vectors for a
     graph (the graph is passed in, not stored). Trainable models are fitted by

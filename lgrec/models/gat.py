@@ -2,25 +2,31 @@
 ICLR 2018), trained with BPR.
 
 Each layer ``k`` transforms the node embeddings, scores every edge ``j -> i`` of the bipartite
-graph (a user's items, an item's users) and averages the neighbours with the softmax of the
-scores over each node's neighbourhood:
+graph (a user's items, an item's users) and aggregates the neighbours with weights from the
+softmax of the scores over each node's neighbourhood:
 
-    h_i = W^(k) e_i^(k)
-    s_ij = LeakyReLU( a^(k)T [h_i || h_j] ),          alpha_ij = softmax_{j in N(i)} s_ij
-    e_i^(k+1) = sum_{j in N(i)} alpha_ij h_j,           e_i = 1/(K+1) sum_{k=0..K} e_i^(k)
+    h_i = e_i^(k) W^(k)
+    s_ij = LeakyReLU( a^(k)T [h_i || h_j] )                        (slope 0.2)
+    alpha_ij = softmax_{j in N(i)} s_ij                            normalization="softmax"
+    alpha_ij = w_i * softmax_{j in N(i)} (s_ij + log w_ij)         normalization="symmetric"
+    e_i^(k+1) = sum_{j in N(i)} alpha_ij h_j,        e_i = 1/(K+1) sum_{k=0..K} e_i^(k)
 
-and scores are ``e_u . e_i``. As in LightGCN there is no non-linearity between layers and the
-final vector is the mean of the layers, so the model is LightGCN with learned, per-edge
-weights in place of the fixed ``1/sqrt(d_i d_j)``; there are no self-loops because layer 0 is
-in the mean already.
+with ``w_ij = 1/sqrt(d_i d_j)`` (LightGCN's edge weight) and ``w_i = sum_j w_ij``. Scores are
+``e_u . e_i``. ``softmax`` is GAT's own weighting (a weighted mean of the neighbours);
+``symmetric``, the default, keeps LightGCN's degree normalisation, which matters for
+collaborative filtering, and lets attention redistribute each node's total weight among its
+neighbours: with zero scores it is exactly LightGCN. As in LightGCN there is no non-linearity
+between layers and the final vector is the mean of the layers; there are no self-loops
+because layer 0 is in the mean already.
 
 Everything runs on the edge list (``2 * nnz(R)`` directed edges), never on a dense
 ``n x n`` attention matrix: ``a^T [h_i || h_j]`` splits into ``a_dst . h_i + a_src . h_j``
 (two numbers per node, gathered per edge), the softmax takes its per-node maximum with
 ``scatter_reduce(amax)`` and its sums with ``index_add``. The aggregation puts the weights on
-the adjacency's sparse pattern and multiplies (:func:`attention_aggregate`): on CPU that is
-about 20 times faster, forward and backward, than gathering ``n_edges x dim`` messages and
-scattering them back with ``index_add``.
+the adjacency's sparse pattern and multiplies (:func:`attention_aggregate`, backward by a
+sampled dense-dense product): on MovieLens-100K on one CPU thread a forward and backward of two
+layers takes about 50 ms, against about 700 ms when ``n_edges x dim`` messages are gathered and
+scattered back with ``index_add``.
 """
 
 from __future__ import annotations

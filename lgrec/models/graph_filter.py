@@ -19,7 +19,9 @@ factored, ``(r_u R̃^T) R̃``, as two sparse-dense products per batch of users. 
 floats on top. Nothing grows with n_items², so catalogues of any size that fit ``R`` fit the
 model; the costs are time (each batch reads all of ``R`` twice) and the SVD, which is exact
 (Lanczos, scipy PROPACK) while ``nnz(R) * rank`` is small and randomized (Halko et al. 2011,
-with power iterations) past :data:`EXACT_SVD_WORK`.
+with power iterations) past :data:`EXACT_SVD_WORK`. Measured on one CPU thread: MovieLens-100K
+(rank 32) fits in 0.03-0.1 s; a Gowalla-sized matrix (30k users, 41k items, 835k interactions,
+rank 256, randomized SVD) in 9 s, and scores all its users in about 80 s.
 
 Protocol. Scores are not a dot product of stored vectors, so the model overrides
 :meth:`Model.score_users`. :meth:`forward` returns the vectors of the low-pass term
@@ -163,7 +165,8 @@ class GraphFilter(Model):
         self.r_indices = torch.from_numpy(R.indices.astype(np.int64)).to(device)
         self.r_data = torch.from_numpy(R.data.astype(np.float32)).to(device)
         self.item_scale = torch.from_numpy(scale.astype(np.float32)).to(device)
-        self.factors = torch.from_numpy(factors).to(device)
+        # Row-major, like the loaded copy will be, so both take the same BLAS path (same floats).
+        self.factors = torch.from_numpy(np.ascontiguousarray(factors)).to(device)
         self._cache = {}
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[override]
@@ -214,18 +217,40 @@ class GraphFilter(Model):
         root_degree = torch.where(self.item_scale > 0, 1.0 / self.item_scale, 0.0)
         return scaled.to(self.factors.device), root_degree[:, None] * self.factors
 
-    def linear_scores(self, users: torch.Tensor) -> torch.Tensor:
-        """``r_u R̃^T R̃`` for a batch of users, evaluated factored (P̃ never built)."""
+    def linear_scores(self, histories: sp.spmatrix | np.ndarray) -> torch.Tensor:
+        """``r R̃^T R̃`` for interaction rows ``histories`` (b x n_items), evaluated factored
+        (``P̃`` is never built). Any rows work, also ones of users the model was not fitted on."""
         normalised, transposed = self._normalised()
-        rows = torch.from_numpy(self.interactions()[users.cpu().numpy()].toarray())
+        rows = histories.toarray() if sp.issparse(histories) else np.asarray(histories)
+        rows_t = torch.from_numpy(np.ascontiguousarray(rows.T, dtype=np.float32))
         # (r R̃^T) R̃ = (R̃^T (R̃ r^T))^T: two sparse x dense products with b columns.
-        through_users = torch.sparse.mm(normalised, rows.t().contiguous().to(self.factors.device))
+        through_users = torch.sparse.mm(normalised, rows_t.to(self.factors.device))
         return torch.sparse.mm(transposed, through_users).t()
+
+    def score_histories(self, histories: sp.spmatrix | np.ndarray) -> torch.Tensor:
+        """The full GF-CF scores of interaction rows (b x n_items): how a user who was not in
+        the training matrix (fold-in) is scored, without refitting."""
+        rows = sp.csr_matrix(histories, dtype=np.float32)
+        scores = self.linear_scores(rows)
+        if self.alpha and self.factors.shape[1]:
+            _, item_vectors = self()
+            projected = rows @ (self.item_scale.cpu().numpy()[:, None]
+                                * self.factors.cpu().numpy())
+            user_vectors = torch.from_numpy(np.asarray(projected, dtype=np.float32))
+            scores = scores + self.alpha * (user_vectors.to(item_vectors.device) @ item_vectors.t())
+        return scores
 
     def score_users(
         self, users: torch.Tensor, user_vectors: torch.Tensor, item_vectors: torch.Tensor
     ) -> torch.Tensor:
-        scores = self.linear_scores(users)
+        index = users.cpu().numpy()
+        known = index < self.n_users
+        # Users appended to the vectors after fitting (fold-in) have no row of R: their
+        # linear term is zero and their score is their vector's alone.
+        histories = self.interactions()[np.where(known, index, 0)]
+        if not known.all():
+            histories = sp.diags(known.astype(np.float32)) @ histories
+        scores = self.linear_scores(histories)
         if self.alpha and item_vectors.shape[1]:
             scores = scores + self.alpha * super().score_users(users, user_vectors, item_vectors)
         return scores

@@ -13,6 +13,11 @@ PRESETS: dict[str, dict[str, Any]] = {
            "patience": 10},
     "lightgcn": {"dim": 64, "layers": 3, "lr": 0.005, "reg": 1e-3, "batch_size": 2048,
                  "patience": 10},
+    "ngcf": {"dim": 64, "layers": 2, "dropout": 0.0, "lr": 0.005, "reg": 1e-2, "batch_size": 2048,
+             "patience": 10},
+    "gat": {"dim": 64, "layers": 2, "normalization": "symmetric", "lr": 0.01, "reg": 1e-3,
+            "batch_size": 2048, "patience": 10},
+    "graph-filter": {"rank": 32, "alpha": 1.5},
 }
 
 
