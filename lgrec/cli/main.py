@@ -115,6 +115,7 @@ def main(verbose: int) -> None:
       lgrec split ratings.csv --rating-col rating --out splits/
       lgrec train ml-100k --model lightgcn --out models/ml100k
       lgrec recommend models/ml100k 196 186 --k 10
+      lgrec bench bench/configs/ml100k.toml
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -410,6 +411,42 @@ def explain(model_dir: str, user: str, item: str, top: int, llm: str | None,
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     click.echo(format_explanation(result))
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default="BENCHMARKS.md",
+              show_default=True, help="Markdown file whose section the table replaces.")
+@click.option("--only", multiple=True,
+              help="Run only the rows with this label or model (repeatable); the table then "
+                   "holds just them.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
+              help="Also write every row's raw figures to this JSON file.")
+@friendly_errors
+def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str | None) -> None:
+    """Run the (dataset, model, params) list in CONFIG_FILE (TOML) on its fixed splits and
+    write the Markdown table (Recall, NDCG, fit time, epochs, eval users/s, peak memory) into
+    a section of BENCHMARKS.md. Each run is a fresh process.
+
+    \b
+    Examples:
+      lgrec bench bench/configs/gowalla.toml
+      lgrec bench bench/configs/gowalla.toml --only graph-filter --out /tmp/b.md
+    """
+    from lgrec.eval.benchmark import BenchConfig, markdown_table, run_benchmark, write_section
+
+    config = BenchConfig.from_toml(config_file)
+    if only:
+        config.runs = [r for r in config.runs if (r.label or r.model) in only or r.model in only]
+        if not config.runs:
+            raise ValueError(f"no run in {config_file} is labelled {', '.join(only)}")
+    rows = run_benchmark(config)
+    command = "lgrec bench " + " ".join([config_file, *(f"--only {o}" for o in only)])
+    table = markdown_table(config, rows, command)
+    write_section(out_file, config.section, table)
+    if json_file:
+        Path(json_file).write_text(json.dumps(rows, indent=2, default=str))
+    click.echo(table)
 
 
 if __name__ == "__main__":

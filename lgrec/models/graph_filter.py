@@ -36,71 +36,17 @@ import logging
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import svds
 
 from lgrec.graph import Graph, normalize_bipartite, to_torch_sparse
+from lgrec.graph.spectral import top_right_singular_vectors
 from lgrec.models.base import Model
 
 log = logging.getLogger(__name__)
 
-EXACT_SVD_WORK = 2e7
-"""With ``svd="auto"``, an exact truncated SVD is used while ``nnz(R) * rank`` stays below this
-(MovieLens-100K at rank 64: 5e6, well under a second); above it the randomized one."""
-
 _STATE = ("r_indptr", "r_indices", "r_data", "item_scale", "factors")
 """Buffers whose shapes depend on the fitted data (resized when a state dict is loaded)."""
-
-
-def top_right_singular_vectors(
-    matrix: sp.csr_matrix,
-    rank: int,
-    *,
-    method: str = "auto",
-    power_iterations: int = 4,
-    oversample: int = 32,
-    seed: int = 0,
-) -> np.ndarray:
-    """The ``rank`` leading right singular vectors of a sparse matrix, as columns (n x rank).
-
-    ``method`` is ``exact`` (Lanczos; a dense LAPACK SVD when ``rank`` is close to the smaller
-    side, where Lanczos cannot run), ``randomized`` (range finder with ``power_iterations``
-    QR-stabilised power iterations and ``oversample`` extra columns) or ``auto``.
-    """
-    m, n = matrix.shape
-    rank = min(rank, m, n)
-    if rank <= 0:
-        return np.zeros((n, 0), dtype=np.float32)
-    if method == "auto":
-        method = "exact" if matrix.nnz * rank <= EXACT_SVD_WORK else "randomized"
-    if method == "exact":
-        if rank >= min(m, n) - 1:
-            # Only for tiny matrices (rank >= the smaller side - 1), so the dense copy is at
-            # most about rank x n, the size of the result.
-            _, _, vt = np.linalg.svd(matrix.toarray().astype(np.float64), full_matrices=False)
-            return vt[:rank].T.astype(np.float32)
-        a = matrix.astype(np.float64)
-        try:
-            _, s, vt = svds(a, k=rank, solver="propack", random_state=seed)
-        except ValueError:  # scipy builds without PROPACK
-            _, s, vt = svds(a, k=rank, solver="arpack", random_state=seed)
-        return vt[np.argsort(-s)].T.astype(np.float32)
-    if method != "randomized":
-        raise ValueError(f"unknown svd method {method!r}; use 'auto', 'exact' or 'randomized'")
-    rng = np.random.default_rng(seed)
-    a = matrix.astype(np.float32).tocsr()
-    at = a.T.tocsr()
-    width = min(rank + oversample, m, n)
-    q, _ = sla.qr(a @ rng.standard_normal((n, width)).astype(np.float32), mode="economic")
-    for _ in range(power_iterations):
-        # Re-orthonormalising after every product keeps the small singular directions from
-        # drowning in rounding error (Halko et al. 2011, algorithm 4.4).
-        q, _ = sla.qr(at @ q, mode="economic")
-        q, _ = sla.qr(a @ q, mode="economic")
-    _, _, vt = np.linalg.svd((at @ q).T, full_matrices=False)
-    return np.ascontiguousarray(vt[:rank].T, dtype=np.float32)
 
 
 class GraphFilter(Model):

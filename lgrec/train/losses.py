@@ -30,6 +30,17 @@ def bce_loss(positive: torch.Tensor, negative: torch.Tensor, temperature: float 
     return -(F.logsigmoid(positive).mean() + F.logsigmoid(-negative).mean())
 
 
+def view_contrast_loss(
+    anchor: torch.Tensor, view: torch.Tensor, temperature: float = 0.2
+) -> torch.Tensor:
+    """InfoNCE between two views of the same nodes (SimGCL/XSimGCL): row ``i`` of ``anchor``
+    must be closer (cosine / ``temperature``) to row ``i`` of ``view`` than to every other row."""
+    a = F.normalize(anchor, dim=-1)
+    b = F.normalize(view, dim=-1)
+    logits = a @ b.t() / temperature
+    return torch.logsumexp(logits, dim=1).sub(logits.diagonal()).mean()
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
     "bpr": bpr_loss,
     "infonce": infonce_loss,

@@ -21,6 +21,7 @@ class UniformSampler:
         self.users = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))
         self.items = R.indices.astype(np.int64)
         self.keys = np.sort(self.users * self.n_items + self.items)
+        self.R = R
         self.seed = seed
         self.max_rounds = max_rounds
 
@@ -32,6 +33,19 @@ class UniformSampler:
         position = np.searchsorted(self.keys, keys)
         position = np.minimum(position, len(self.keys) - 1)
         return self.keys[position] == keys
+
+    def positive_mask(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``mask[a, b]``: is ``items[b]`` a training positive of ``users[a]``? (``items``
+        distinct). Costs the users' interactions, not ``len(users) * len(items)`` lookups."""
+        slot = np.full(self.n_items, -1, dtype=np.int64)
+        slot[items] = np.arange(len(items))
+        rows = self.R[users]
+        row_of_entry = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        column = slot[rows.indices]
+        hit = column >= 0
+        mask = np.zeros((len(users), len(items)), dtype=bool)
+        mask[row_of_entry[hit], column[hit]] = True
+        return mask
 
     def epoch(
         self, epoch: int, negatives: int = 1

@@ -68,11 +68,14 @@ class Trainer:
             "history": [],
             "stopped": False,
         }
+        restored = None
         if cfg.resume and checkpoints is not None:
             restored = load_checkpoint(checkpoints, "last", model, optimizer, device)
             if restored is not None:
                 state = restored
                 log.info("resumed from %s at epoch %d", checkpoints / "last", state["epoch"])
+        if restored is None:
+            model.initialize(graph)
         best_weights = copy.deepcopy(model.state_dict())
         if state["best_epoch"] and checkpoints is not None:
             best_model = copy.deepcopy(model)
@@ -113,6 +116,7 @@ class Trainer:
                     neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
                 loss = loss_fn(pos_scores, neg_scores, cfg.temperature)
                 loss = loss + cfg.reg * model.regularization(u, p, q)
+                loss = loss + model.auxiliary_loss(u, p)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -163,11 +167,9 @@ class Trainer:
         self, sampler: UniformSampler, users: torch.Tensor, rng: np.random.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One draw of items for the whole batch, and the mask of (user, item) positives."""
-        items = rng.integers(0, sampler.n_items, size=self.config.negatives)
-        batch_users = users.cpu().numpy()
-        grid_users = np.repeat(batch_users, len(items))
-        grid_items = np.tile(items, len(batch_users))
-        mask = sampler.is_positive(grid_users, grid_items).reshape(len(batch_users), len(items))
+        count = min(self.config.negatives, sampler.n_items)
+        items = rng.choice(sampler.n_items, size=count, replace=False)
+        mask = sampler.positive_mask(users.cpu().numpy(), items)
         return (torch.from_numpy(items).to(users.device),
                 torch.from_numpy(mask).to(users.device))
 

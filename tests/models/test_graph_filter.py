@@ -9,8 +9,9 @@ import scipy.sparse as sp
 import torch
 
 from lgrec import Recommender
+from lgrec.graph.spectral import top_right_singular_vectors
 from lgrec.models import create_model
-from lgrec.models.graph_filter import GraphFilter, top_right_singular_vectors
+from lgrec.models.graph_filter import GraphFilter
 from lgrec.recommend.presets import preset
 
 # 5 users x 6 items; item 5 has no interactions (its column of every filter must stay zero).

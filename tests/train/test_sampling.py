@@ -23,3 +23,17 @@ def test_every_interaction_once_per_epoch():
     R = sp.csr_matrix(np.array([[1, 0, 1], [0, 1, 0]], dtype=np.float32))
     users, positives, _ = UniformSampler(R, seed=0).epoch(3)
     assert sorted(zip(users.tolist(), positives.tolist(), strict=True)) == [(0, 0), (0, 2), (1, 1)]
+
+
+def test_positive_mask_matches_pairwise_lookup():
+    rng = np.random.default_rng(1)
+    R = sp.random(60, 40, density=0.2, format="csr", random_state=2)
+    sampler = UniformSampler(R)
+    users = rng.integers(0, 60, size=25)
+    items = rng.choice(40, size=15, replace=False)
+    mask = sampler.positive_mask(users, items)
+    expected = R.toarray()[np.ix_(users, items)] > 0
+    assert mask.shape == (25, 15) and mask.any()
+    np.testing.assert_array_equal(mask, expected)
+    grid = sampler.is_positive(np.repeat(users, 15), np.tile(items, 25)).reshape(25, 15)
+    np.testing.assert_array_equal(mask, grid)

@@ -1,0 +1,371 @@
+"""Benchmark runner: a list of (dataset, model, params) on fixed splits, one Markdown table.
+
+A benchmark is described by a TOML file (see ``bench/configs/`` for examples)::
+
+    title = "Gowalla (LightGCN split)"
+    section = "bench-gowalla"          # marker of the BENCHMARKS.md section to (re)write
+    k = [20]
+
+    [[datasets]]
+    name = "gowalla"
+    train = "../shared/data/gowalla/train.txt"
+    test = "../shared/data/gowalla/test.txt"
+    valid_users = 5000                 # validation carve-out of train (see BenchDataset)
+
+    [[runs]]
+    dataset = "gowalla"
+    model = "graph-filter"
+    params = { rank = 256, alpha = 0.3 }
+
+    [[references]]
+    dataset = "gowalla"
+    name = "LightGCN (He et al., SIGIR 2020)"
+    recall = 0.1830
+    ndcg = 0.1554
+
+Every run executes in a fresh process, so that its peak memory (maximum resident set) is its
+own and one run's caches cannot speed up the next. Relative paths in the file are resolved
+against the file's directory first, then the current directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import platform
+import resource
+import time
+import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchDataset:
+    """One dataset and the fixed split every run on it uses."""
+
+    name: str
+    """Key that runs and references use to name this dataset."""
+    train: str
+    """Interactions: a bundled name (``ml-100k``) or a path any :func:`load_dataset` reads."""
+    test: str | None = None
+    """A separate test file (e.g. LightGCN ``test.txt``). Without it, ``train`` is split with
+    ``split``/``valid_share``/``test_share``/``seed``."""
+    split: str = "random"
+    """Split method when there is no ``test`` file (see :func:`lgrec.data.splits.split`)."""
+    valid_share: float = 0.1
+    """Validation share of the split when there is no ``test`` file."""
+    test_share: float = 0.1
+    """Test share of the split when there is no ``test`` file."""
+    valid_users: int = 5000
+    """With a ``test`` file: validation is carved out of ``train`` by taking ``valid_fraction``
+    of the interactions of this many random users (0: no validation, fixed epochs). Test
+    ranking masks all of ``train``, carve-out included, as the LightGCN protocol does."""
+    valid_fraction: float = 0.2
+    """Share of each chosen user's training interactions moved to validation."""
+    seed: int = 2020
+    """Seed of the split or carve-out."""
+
+
+@dataclass
+class BenchRun:
+    """One model with its parameters, trained on one dataset's split."""
+
+    dataset: str
+    """Name of a :class:`BenchDataset`."""
+    model: str
+    """Registered model name (``lightgcn``, ``graph-filter``, ...)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Model and training parameters, passed to :class:`Recommender` over the model's preset."""
+    label: str | None = None
+    """Row label in the table (default: the model name)."""
+
+
+@dataclass
+class Reference:
+    """A published figure printed beside lgrec's for comparison."""
+
+    dataset: str
+    name: str
+    recall: float
+    ndcg: float
+    note: str = ""
+
+
+@dataclass
+class BenchConfig:
+    """A whole benchmark: datasets, runs, published references, where the table goes."""
+
+    title: str
+    datasets: list[BenchDataset]
+    runs: list[BenchRun]
+    section: str = "bench"
+    """BENCHMARKS.md is rewritten between ``<!-- section:start -->`` and ``<!-- section:end -->``."""
+    k: list[int] = field(default_factory=lambda: [20])
+    """Cut-offs of Recall and NDCG in the table."""
+    references: list[Reference] = field(default_factory=list)
+    target: str | None = None
+    """Name of the reference whose distance (lgrec minus it) each row shows."""
+    notes: str = ""
+    """Free text printed under the table."""
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> BenchConfig:
+        path = Path(path)
+        raw = tomllib.loads(path.read_text())
+        base = path.resolve().parent
+
+        def resolve(value: str | None) -> str | None:
+            if value is None or "/" not in value and "." not in value:
+                return value  # a bundled name
+            candidate = base / value
+            return str(candidate) if candidate.exists() else value
+
+        def build(kind: type, values: dict[str, Any], where: str) -> Any:
+            known = {f.name for f in fields(kind)}
+            unknown = set(values) - known
+            if unknown:
+                raise ValueError(f"{path}: {where}: unknown key(s) {', '.join(sorted(unknown))}")
+            return kind(**values)
+
+        datasets = []
+        for i, entry in enumerate(raw.get("datasets", [])):
+            data = build(BenchDataset, entry, f"datasets[{i}]")
+            data.train = resolve(data.train) or data.train
+            data.test = resolve(data.test)
+            datasets.append(data)
+        runs = [build(BenchRun, e, f"runs[{i}]") for i, e in enumerate(raw.get("runs", []))]
+        refs = [build(Reference, e, f"references[{i}]")
+                for i, e in enumerate(raw.get("references", []))]
+        names = {d.name for d in datasets}
+        for i, run in enumerate(runs):
+            if run.dataset not in names:
+                raise ValueError(f"{path}: runs[{i}]: unknown dataset {run.dataset!r}")
+        top = {k: v for k, v in raw.items() if k not in {"datasets", "runs", "references"}}
+        return build(cls, {**top, "datasets": datasets, "runs": runs, "references": refs},
+                     "top level")
+
+
+def load_split(spec: BenchDataset) -> tuple[Any, Any, Any, Any]:
+    """``(train, valid, test, seen)``: the datasets of the fixed split, and the dataset whose
+    items test ranking masks (``train`` and ``valid`` together)."""
+    from lgrec.data import load_dataset
+
+    if spec.test is None:
+        full = load_dataset(spec.train)
+        train, valid, test = full.split(
+            spec.split, valid=spec.valid_share, test=spec.test_share, seed=spec.seed
+        )
+        return train, valid, test, None
+    full = load_dataset(spec.train)
+    test = load_dataset(spec.test)
+    if spec.valid_users <= 0:
+        return full, None, test, full
+    rng = np.random.default_rng(spec.seed)
+    users = full.users_array
+    chosen = np.zeros(full.n_users, dtype=bool)
+    chosen[rng.choice(full.n_users, min(spec.valid_users, full.n_users), replace=False)] = True
+    held = chosen[users] & (rng.random(len(users)) < spec.valid_fraction)
+    return full.subset(~held, "train"), full.subset(held, "valid"), test, full
+
+
+def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
+    """Fit and evaluate one run in this process; returns its row of figures."""
+    import torch
+
+    from lgrec.recommend import Recommender
+    from lgrec.recommend.presets import preset
+
+    train, valid, test, seen = load_split(spec)
+    params = {**preset(run.model), "progress": False, **run.params}
+    rec = Recommender(run.model, **params)
+    started = time.perf_counter()
+    rec.fit(train, valid=valid)
+    fit_seconds = time.perf_counter() - started
+    if seen is not None:
+        rec.seen_ = seen.csr().astype(bool).astype(np.float32).tocsr()
+    started = time.perf_counter()
+    metrics = rec.evaluate(test, k=k, metrics=("recall", "ndcg"))
+    eval_seconds = time.perf_counter() - started
+    test_users = len(np.unique(test.users_array))
+    return {
+        "dataset": spec.name,
+        "label": run.label or run.model,
+        "model": run.model,
+        "params": run.params,
+        "metrics": metrics,
+        "fit_seconds": fit_seconds,
+        "eval_seconds": eval_seconds,
+        "eval_users_per_second": test_users / eval_seconds if eval_seconds > 0 else float("inf"),
+        "test_users": test_users,
+        "epochs": getattr(rec, "epochs_", 0),
+        "best_epoch": getattr(rec, "best_epoch_", 0),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "threads": torch.get_num_threads(),
+        "train_interactions": len(train),
+        "valid_interactions": len(valid) if valid is not None else 0,
+    }
+
+
+def run_benchmark(config: BenchConfig, *, isolate: bool = True) -> list[dict[str, Any]]:
+    """Every run of ``config``, each in a fresh process unless ``isolate`` is false."""
+    specs = {d.name: d for d in config.datasets}
+    rows = []
+    for run in config.runs:
+        log.info("bench: %s on %s %s", run.model, run.dataset, run.params)
+        if isolate:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                row = pool.submit(run_one, specs[run.dataset], run, config.k).result()
+        else:
+            row = run_one(specs[run.dataset], run, config.k)
+        log.info("bench: %s", {m: round(v, 4) for m, v in row["metrics"].items()})
+        rows.append(row)
+    return rows
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "preset"
+
+
+def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str) -> str:
+    """The BENCHMARKS.md section: machine, protocol, one row per run, references, best model."""
+    from lgrec.recommend.presets import preset
+
+    k = config.k
+    heads = [f"Recall@{c}" for c in k] + [f"NDCG@{c}" for c in k]
+    keys = [f"recall@{c}" for c in k] + [f"ndcg@{c}" for c in k]
+    target = next((r for r in config.references if r.name == config.target), None)
+    lines = [
+        f"## {config.title}",
+        "",
+        f"Command: `{command}`  ",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
+        f"Machine: {machine_description()}",
+        "",
+    ]
+    for spec in config.datasets:
+        if spec.test is not None:
+            carve = (f"validation = {spec.valid_fraction:.0%} of the training interactions of "
+                     f"{spec.valid_users} random users (seed {spec.seed}), carved out of the "
+                     "training file; early stopping and every hyperparameter were chosen on it, "
+                     "never on the test file" if spec.valid_users > 0 else "no validation")
+            lines.append(f"- **{spec.name}**: train `{Path(spec.train).name}`, test "
+                         f"`{Path(spec.test).name}`; {carve}. Full ranking over all items with "
+                         "every training item masked; metrics averaged over test users.")
+        else:
+            lines.append(f"- **{spec.name}**: `{spec.train}`, {spec.split} split "
+                         f"{1 - spec.valid_share - spec.test_share:.0%}/{spec.valid_share:.0%}/"
+                         f"{spec.test_share:.0%}, seed {spec.seed}.")
+    lines.append("")
+    header = ["dataset", "model", *heads, "fit time", "epochs (best)", "eval users/s",
+              "peak RSS"]
+    if target is not None:
+        header.insert(2 + len(heads), f"vs {target.name} (R / N)")
+    lines += ["| " + " | ".join(header) + " |",
+              "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
+    for row in rows:
+        values = [f"{row['metrics'].get(key, float('nan')):.4f}" for key in keys]
+        epochs = f"{row['epochs']} ({row['best_epoch']})" if row["epochs"] else "closed form"
+        cells = [row["dataset"], row["label"], *values, _duration(row["fit_seconds"]), epochs,
+                 f"{row['eval_users_per_second']:,.0f}", f"{row['peak_rss_mib'] / 1024:.2f} GiB"]
+        if target is not None:
+            if row["dataset"] == target.dataset and f"recall@{k[0]}" in row["metrics"]:
+                cells.insert(2 + len(heads),
+                             f"{row['metrics'][f'recall@{k[0]}'] - target.recall:+.4f} / "
+                             f"{row['metrics'][f'ndcg@{k[0]}'] - target.ndcg:+.4f}")
+            else:
+                cells.insert(2 + len(heads), "")
+        lines.append("| " + " | ".join(cells) + " |")
+    for ref in config.references:
+        cells = [ref.dataset, f"*{ref.name}* (published)", f"{ref.recall:.4f}"]
+        cells += [""] * (len(k) - 1) + [f"{ref.ndcg:.4f}"] + [""] * (len(k) - 1)
+        if target is not None:
+            cells.append(f"{ref.recall - target.recall:+.4f} / {ref.ndcg - target.ndcg:+.4f}")
+        cells += [ref.note or "", "", "", ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for name in sorted({r["dataset"] for r in rows}):
+        mine = [r for r in rows if r["dataset"] == name and f"ndcg@{k[0]}" in r["metrics"]]
+        if not mine:
+            continue
+        best = max(mine, key=lambda r: r["metrics"][f"ndcg@{k[0]}"])
+        beaten = [ref.name for ref in config.references if ref.dataset == name
+                  and best["metrics"][f"recall@{k[0]}"] >= ref.recall
+                  and best["metrics"][f"ndcg@{k[0]}"] >= ref.ndcg]
+        lines.append(
+            f"Best lgrec model on {name} by NDCG@{k[0]}: **{best['label']}** "
+            f"(Recall@{k[0]} {best['metrics'][f'recall@{k[0]}']:.4f}, NDCG@{k[0]} "
+            f"{best['metrics'][f'ndcg@{k[0]}']:.4f}, fitted in {_duration(best['fit_seconds'])}); "
+            f"at or above both figures of: {', '.join(beaten) if beaten else 'none of the references'}."
+        )
+    lines += ["", "Parameters of each row (over the model's preset in `lgrec/recommend/presets.py`):", ""]
+    for row in rows:
+        merged = {**preset(row["model"]), **row["params"]}
+        lines.append(f"- {row['dataset']} / {row['label']}: {_params_text(merged)}")
+    lines += [
+        "",
+        "*fit time* is the whole `Recommender.fit` (graph build, training, validation passes, "
+        "final vectors); *eval users/s* is full-ranking test evaluation (score every item, mask "
+        "training items, partial sort) divided over test users; *peak RSS* is the run's own "
+        "process (each run is a fresh process).",
+    ]
+    if config.notes:
+        lines += ["", config.notes.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def machine_description() -> str:
+    """CPU model, usable cores, memory, Python and torch versions, GPU when torch sees one."""
+    import os
+
+    import torch
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f", {int(line.split()[1]) / 2**20:.0f} GiB RAM"
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", CPU only"
+    return (f"{cpu}, {cores} cores{memory}{gpu}, Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
+
+
+def write_section(path: str | Path, name: str, body: str) -> Path:
+    """Replace (or append) the part of ``path`` between ``<!-- name:start -->`` and
+    ``<!-- name:end -->`` with ``body``."""
+    path = Path(path)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else "# lgrec benchmarks\n"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        _, after = rest.split(end, 1)
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path

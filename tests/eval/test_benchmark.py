@@ -1,0 +1,93 @@
+"""The benchmark runner: TOML config in, real runs in fresh processes, Markdown table out."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lgrec.cli.main import main
+from lgrec.eval.benchmark import BenchConfig, BenchDataset, load_split
+
+CONFIG = """
+title = "tiny"
+section = "bench-tiny"
+k = [20]
+target = "a paper"
+
+[[datasets]]
+name = "ml"
+train = "ml-100k"
+seed = 7
+
+[[runs]]
+dataset = "ml"
+model = "popularity"
+
+[[runs]]
+dataset = "ml"
+model = "graph-filter"
+label = "gf"
+params = { rank = 32, alpha = 1.5 }
+
+[[references]]
+dataset = "ml"
+name = "a paper"
+recall = 0.30
+ndcg = 0.25
+"""
+
+
+def test_bench_cli_writes_table_section(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(CONFIG)
+    out = tmp_path / "BENCH.md"
+    out.write_text("# mine\n\nkept text\n")
+    raw = tmp_path / "rows.json"
+    result = CliRunner().invoke(main, ["bench", str(config), "--out", str(out),
+                                       "--json", str(raw)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("# mine\n\nkept text\n")
+    assert text.count("<!-- bench-tiny:start -->") == 1
+    rows = json.loads(raw.read_text())
+    assert [r["label"] for r in rows] == ["popularity", "gf"]
+    popularity, graph_filter = (r["metrics"]["ndcg@20"] for r in rows)
+    # Real fits on the bundled data: the graph filter is far above popularity.
+    assert graph_filter > popularity + 0.1
+    assert all(r["peak_rss_mib"] > 50 and r["eval_users_per_second"] > 0 for r in rows)
+    assert "| ml | gf |" in text and "*a paper* (published)" in text
+    assert "Best lgrec model on ml by NDCG@20: **gf**" in text
+    # Running again replaces the section rather than appending a second one.
+    again = CliRunner().invoke(main, ["bench", str(config), "--out", str(out), "--only", "gf"])
+    assert again.exit_code == 0, again.output
+    assert out.read_text().count("<!-- bench-tiny:start -->") == 1
+    assert "| ml | popularity |" not in out.read_text()
+
+
+def test_bench_config_rejects_unknown_keys(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text(CONFIG.replace('model = "popularity"', 'model = "popularity"\nepoch = 3'))
+    with pytest.raises(ValueError, match=r"runs\[0\]: unknown key\(s\) epoch"):
+        BenchConfig.from_toml(config)
+    result = CliRunner().invoke(main, ["bench", str(config)])
+    assert result.exit_code == 2 and "unknown key(s) epoch" in result.output
+
+
+def test_carve_out_validation_keeps_test_file_apart(tmp_path):
+    train = tmp_path / "train.txt"
+    test = tmp_path / "test.txt"
+    rng = np.random.default_rng(0)
+    train.write_text("".join(
+        f"{u} " + " ".join(map(str, rng.choice(50, 10, replace=False))) + "\n" for u in range(40)
+    ))
+    test.write_text("".join(f"{u} {u % 50}\n" for u in range(40)))
+    spec = BenchDataset(name="t", train=str(train), test=str(test), valid_users=10,
+                        valid_fraction=0.5, seed=3)
+    fit, valid, held_test, seen = load_split(spec)
+    assert len(fit) + len(valid) == len(seen) == 400
+    assert 0 < len(valid) <= 10 * 10
+    assert len(np.unique(valid.users_array)) <= 10
+    assert len(held_test) == 40

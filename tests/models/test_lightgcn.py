@@ -1,0 +1,66 @@
+"""LightGCN: propagation by hand on a tiny graph, the XSimGCL noise contrast, spectral start."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from lgrec.graph import Graph, normalize_bipartite
+from lgrec.models import LightGCN
+
+R = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], dtype=np.float32))
+
+
+def test_forward_is_the_mean_of_propagated_layers():
+    graph = Graph.from_csr(R)
+    model = LightGCN(3, 4, dim=5, layers=2).eval()
+    x = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).detach()
+    degree = np.r_[R.sum(1).A1, R.sum(0).A1]
+    A = np.block([[np.zeros((3, 3)), R.toarray()], [R.toarray().T, np.zeros((4, 4))]])
+    A_hat = A / np.sqrt(np.outer(degree, degree))
+    x1 = A_hat @ x.numpy()
+    expected = (x.numpy() + x1 + A_hat @ x1) / 3
+    users, items = model(graph)
+    np.testing.assert_allclose(torch.cat([users, items]).detach().numpy(), expected, atol=1e-5)
+
+
+def test_noise_contrast_only_while_training():
+    graph = Graph.from_csr(R)
+    torch.manual_seed(0)
+    model = LightGCN(3, 4, dim=8, layers=2, cl_weight=0.5, noise_eps=0.1)
+    plain = LightGCN(3, 4, dim=8, layers=2)
+    plain.load_state_dict(model.state_dict())
+    model.eval()
+    np.testing.assert_allclose(model(graph)[0].detach(), plain.eval()(graph)[0].detach())
+    users = torch.tensor([0, 1, 2])
+    assert float(model.auxiliary_loss(users, torch.tensor([0, 1]))) == 0.0
+
+    model.train()
+    noisy_users, _ = model(graph)
+    assert not torch.allclose(noisy_users, plain(graph)[0])
+    loss = model.auxiliary_loss(users, torch.tensor([0, 1, 3]))
+    assert float(loss.detach()) > 0
+    loss.backward()
+    assert model.user_embedding.weight.grad.abs().sum() > 0
+
+    without = LightGCN(3, 4, dim=8, layers=2).train()
+    without(graph)
+    assert float(without.auxiliary_loss(users, torch.tensor([0]))) == 0.0
+
+
+def test_spectral_start_reproduces_the_low_rank_normalised_matrix():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((30, 20)) < 0.3).astype(np.float32)
+    dense[:, 0] = 1  # no empty rows or columns
+    matrix = sp.csr_matrix(dense)
+    model = LightGCN(30, 20, dim=6, init="spectral")
+    model.initialize(Graph.from_csr(matrix))
+    scores = (model.user_embedding.weight @ model.item_embedding.weight.t()).detach().numpy()
+    u, s, vt = np.linalg.svd(normalize_bipartite(matrix, "sym").toarray())
+    best = (u[:, :6] * s[:6]) @ vt[:6]
+    ratio = scores.ravel() @ best.ravel() / (best.ravel() @ best.ravel())
+    np.testing.assert_allclose(scores, ratio * best, atol=1e-4 * abs(ratio) * 30)
+    # Rescaled to the row norm of a normal start.
+    rows = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).norm(dim=1)
+    assert abs(float(rows.mean()) - 0.1 * 6**0.5) < 1e-4
