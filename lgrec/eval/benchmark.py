@@ -221,13 +221,19 @@ def run_benchmark(config: BenchConfig, *, isolate: bool = True) -> list[dict[str
         log.info("bench: %s on %s %s", run.model, run.dataset, run.params)
         if isolate:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(1, mp_context=context) as pool:
+            with ProcessPoolExecutor(1, mp_context=context, initializer=_log_like,
+                                     initargs=(logging.getLogger().getEffectiveLevel(),)) as pool:
                 row = pool.submit(run_one, specs[run.dataset], run, config.k).result()
         else:
             row = run_one(specs[run.dataset], run, config.k)
         log.info("bench: %s", {m: round(v, 4) for m, v in row["metrics"].items()})
         rows.append(row)
     return rows
+
+
+def _log_like(level: int) -> None:
+    """Give a run's fresh process the parent's log level, so its training progress shows."""
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 def _params_text(params: dict[str, Any]) -> str:

@@ -40,6 +40,7 @@ class TextLightGCN(Model):
     ``item_text`` (n_items x text_dim) and ``user_text`` (n_users x text_dim, optional) are the
     encoder's vectors, stored as buffers so the saved model carries them. ``fusion="add"`` adds a
     free ID vector per item (zero at the start, so text leads); ``"none"`` uses text alone.
+    ``user_embeddings`` adds a free ID vector per user the same way.
     """
 
     name = "text-lightgcn"
@@ -58,6 +59,7 @@ class TextLightGCN(Model):
         layers: int = 3,
         hidden: int = 256,
         fusion: str = "add",
+        user_embeddings: bool = False,
     ) -> None:
         super().__init__(n_users, n_items)
         if fusion not in FUSIONS:
@@ -82,6 +84,12 @@ class TextLightGCN(Model):
         if fusion == "add":
             self.item_embedding = nn.Embedding(n_items, dim)
             nn.init.zeros_(self.item_embedding.weight)
+        self.user_embeddings = user_embeddings
+        if user_embeddings:
+            # Free per-user vectors added to the mean of the user's items, zero at the start
+            # so that the text-derived mean leads; folded-in users have none (zero).
+            self.user_embedding = nn.Embedding(n_users, dim)
+            nn.init.zeros_(self.user_embedding.weight)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -91,6 +99,7 @@ class TextLightGCN(Model):
             "layers": self.layers,
             "hidden": self.hidden,
             "fusion": self.fusion,
+            "user_embeddings": self.user_embeddings,
         }
 
     # ------------------------------------------------------------------ layer 0
@@ -115,6 +124,8 @@ class TextLightGCN(Model):
         users = graph.user_mean(items)
         if self.has_user_text:
             users = users + self.user_projection(self.user_text)
+        if self.user_embeddings:
+            users = users + self.user_embedding.weight
         return torch.cat([users, items])
 
     # ------------------------------------------------------------------ protocol
@@ -125,9 +136,11 @@ class TextLightGCN(Model):
     def regularization(
         self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
     ) -> torch.Tensor:
-        if self.fusion != "add":
-            return torch.zeros((), device=users.device)
-        squares = self.item_embedding(pos).pow(2).sum() + self.item_embedding(neg).pow(2).sum()
+        squares = torch.zeros((), device=users.device)
+        if self.fusion == "add":
+            squares = self.item_embedding(pos).pow(2).sum() + self.item_embedding(neg).pow(2).sum()
+        if self.user_embeddings:
+            squares = squares + self.user_embedding(users).pow(2).sum()
         return squares / (2 * users.shape[0])
 
     # ------------------------------------------------------------------ cold start
