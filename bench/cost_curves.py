@@ -1,0 +1,554 @@
+"""Cost curves: how lgrec's time and memory grow with the number of interactions (edges).
+
+For each size a synthetic interaction log is drawn (users = n/20, items = n/100, power-law
+popularity on both sides, duplicates removed) and every phase runs in its own fresh process,
+so that each phase's peak resident memory (``ru_maxrss``) is its own:
+
+* ``build``: :meth:`lgrec.graph.Graph.from_interactions`;
+* ``lightgcn-epoch``: one LightGCN epoch (dim 64, 3 layers, BPR) with :class:`Trainer`, a fixed
+  50 gradient steps (batch size = edges / 50);
+* ``lightgcn-eval``: full-ranking evaluation of 10,000 users (one held-out item each);
+* ``graph-filter``: ``GraphFilter(rank=256, alpha=0.3).fit_closed_form`` and the same evaluation.
+
+The section ``cost-curves`` of BENCHMARKS.md gets the table, the fitted growth exponents and
+the log-log plot ``bench/cost_curves.png``; the raw rows go to ``bench/_work/cost_curves.json``.
+
+    python bench/cost_curves.py                          # 1M, 5M and 20M interactions
+    python bench/cost_curves.py --sizes 100000 300000 --out-section cost-curves-test \\
+        --plot /tmp/cost_curves.png --json /tmp/cost_curves.json      # a quick smoke run
+    python bench/cost_curves.py --from-json bench/_work/cost_curves.json  # section from saved rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import math
+import os
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, write_section  # noqa: E402
+
+log = logging.getLogger("cost_curves")
+
+PHASES = ("build", "lightgcn-epoch", "lightgcn-eval", "graph-filter")
+WORK = ROOT / "bench" / "_work"
+STEPS_PER_EPOCH = 50
+ITEM_EXPONENT = 0.9
+USER_EXPONENT = 0.5
+
+COSTS: tuple[tuple[str, str, str], ...] = (
+    # (row key, label, unit)
+    ("build_s", "graph build time", "s"),
+    ("epoch_s", "LightGCN epoch time", "s"),
+    ("lightgcn_eval_s", "LightGCN eval time", "s"),
+    ("gf_fit_s", "graph-filter fit time", "s"),
+    ("gf_eval_s", "graph-filter eval time", "s"),
+    ("build_peak_gib", "graph build peak RSS", "GiB"),
+    ("epoch_peak_gib", "LightGCN epoch peak RSS", "GiB"),
+    ("lightgcn_eval_peak_gib", "LightGCN eval peak RSS", "GiB"),
+    ("gf_peak_gib", "graph-filter peak RSS", "GiB"),
+)
+
+
+# --------------------------------------------------------------------------- helpers
+def peak_gib() -> float:
+    """This process's maximum resident set so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def current_gib() -> float:
+    """This process's resident set now."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except OSError:
+        return float("nan")
+
+
+def log_path(n: int) -> Path:
+    return WORK / f"cost_curves_log_{n}.npz"
+
+
+def shape_of(n: int) -> tuple[int, int]:
+    """Users and items for ``n`` drawn interactions."""
+    return max(2, n // 20), max(2, n // 100)
+
+
+def power_law_draw(
+    rng: np.random.Generator, count: int, size: int, exponent: float
+) -> np.ndarray:
+    """``size`` indices in ``0..count-1``, rank r drawn with p ∝ r^-exponent; ranks are mapped
+    to ids through a random permutation so that popularity is not ordered by id."""
+    weights = np.arange(1, count + 1, dtype=np.float64) ** -exponent
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    ranks = np.searchsorted(cdf, rng.random(size), side="right")
+    np.minimum(ranks, count - 1, out=ranks)
+    return rng.permutation(count).astype(np.int32)[ranks]
+
+
+def synthetic_log(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """A deduplicated log drawn from ``n`` interactions: every user gets one, the other
+    ``n - n_users`` users follow p ∝ rank^-0.5; items p ∝ rank^-0.9. Shuffled order."""
+    n_users, n_items = shape_of(n)
+    rng = np.random.default_rng(seed)
+    users = np.concatenate([
+        np.arange(n_users, dtype=np.int32),
+        power_law_draw(rng, n_users, max(0, n - n_users), USER_EXPONENT),
+    ])
+    items = power_law_draw(rng, n_items, len(users), ITEM_EXPONENT)
+    keys = np.unique(users.astype(np.int64) * n_items + items)
+    del users, items
+    keys = keys[rng.permutation(len(keys))]
+    return (keys // n_items).astype(np.int32), (keys % n_items).astype(np.int32), n_users, n_items
+
+
+def holdout(R: Any, n_eval: int, seed: int) -> tuple[Any, Any]:
+    """Hold out one random interaction of ``n_eval`` random users with at least two.
+
+    Returns ``(train, truth)``: the matrix without those entries (what is masked at ranking
+    time and what the models see) and the held-out entries.
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    degree = np.diff(R.indptr)
+    eligible = np.flatnonzero(degree >= 2)
+    chosen = np.sort(rng.choice(eligible, size=min(n_eval, len(eligible)), replace=False))
+    position = R.indptr[chosen] + (rng.random(len(chosen)) * degree[chosen]).astype(np.int64)
+    truth = sp.csr_matrix(
+        (np.ones(len(chosen), dtype=np.float32), (chosen, R.indices[position])), shape=R.shape
+    )
+    train = R.copy()
+    train.data[position] = 0
+    train.eliminate_zeros()
+    return train, truth
+
+
+# --------------------------------------------------------------------------- child side
+def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One phase on the log of size ``n``, inside its own process."""
+    import torch
+
+    from lgrec.eval.ranking import evaluate_ranking
+    from lgrec.graph import Graph, interaction_matrix
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out: dict[str, Any] = {"phase": phase, "size": n}
+    if phase == "generate":
+        started = time.perf_counter()
+        users, items, n_users, n_items = synthetic_log(n, args.seed)
+        out["generate_s"] = time.perf_counter() - started
+        WORK.mkdir(parents=True, exist_ok=True)
+        np.savez(log_path(n), users=users, items=items, shape=np.array([n_users, n_items]))
+        out.update(edges=len(users), users=n_users, items=n_items,
+                   users_with_edges=int(len(np.unique(users))),
+                   items_with_edges=int(len(np.unique(items))))
+        return out
+
+    out["base_gib"] = peak_gib()  # interpreter, numpy, torch, lgrec
+    with np.load(log_path(n)) as data:
+        users, items = data["users"], data["items"]
+        n_users, n_items = (int(v) for v in data["shape"])
+    out["log_gib"] = peak_gib()
+    out["log_current_gib"] = current_gib()
+    out["edges"] = len(users)
+    log.info("[%s n=%d] log loaded: %d edges, RSS %.2f GiB", phase, n, len(users), current_gib())
+
+    if phase == "build":
+        started = time.perf_counter()
+        graph = Graph.from_interactions(users, items, n_users, n_items)
+        out["build_s"] = time.perf_counter() - started
+        out["build_peak_gib"] = peak_gib()
+        return out
+
+    if phase == "lightgcn-epoch":
+        from lgrec.models.lightgcn import LightGCN
+        from lgrec.train.config import TrainConfig
+        from lgrec.train.trainer import Trainer
+
+        graph = Graph.from_interactions(users, items, n_users, n_items)
+        del users, items
+        batch_size = math.ceil(graph.n_edges / STEPS_PER_EPOCH)
+        model = LightGCN(n_users, n_items, dim=64, layers=3)
+        config = TrainConfig(epochs=1, threads=args.threads, progress=False,
+                             batch_size=batch_size, loss="bpr", seed=args.seed)
+        log.info("[%s n=%d] training one epoch, %d steps of %d", phase, n,
+                 STEPS_PER_EPOCH, batch_size)
+        started = time.perf_counter()
+        Trainer(config).fit(model, graph)
+        out["epoch_s"] = time.perf_counter() - started
+        out["batch_size"] = batch_size
+        out["steps"] = math.ceil(graph.n_edges / batch_size)
+        out["epoch_peak_gib"] = peak_gib()
+        return out
+
+    R = interaction_matrix(users, items, n_users, n_items)
+    del users, items
+    train, truth = holdout(R, args.eval_users, args.seed)
+    del R
+    out["eval_users"] = int(truth.nnz)
+
+    if phase == "lightgcn-eval":
+        from lgrec.eval.ranking import dot_scorer
+        from lgrec.models.lightgcn import LightGCN
+
+        graph = Graph.from_csr(train)
+        model = LightGCN(n_users, n_items, dim=64, layers=3).eval()  # untrained: random vectors
+        started = time.perf_counter()
+        with torch.no_grad():
+            user_vectors, item_vectors = model(graph)
+        out["propagate_s"] = time.perf_counter() - started
+        log.info("[%s n=%d] ranking %d users against %d items", phase, n, truth.nnz, n_items)
+        evaluation = evaluate_ranking(dot_scorer(user_vectors, item_vectors), truth,
+                                      exclude=train, k=(20,), batch_size=args.eval_batch_size)
+        out["lightgcn_eval_s"] = evaluation.seconds
+        out["lightgcn_eval_users_per_s"] = evaluation.users_per_second
+        out["lightgcn_eval_peak_gib"] = peak_gib()
+        return out
+
+    if phase == "graph-filter":
+        from lgrec.models.graph_filter import GraphFilter
+
+        model = GraphFilter(n_users, n_items, rank=args.rank, alpha=0.3)
+        log.info("[%s n=%d] fitting rank %d", phase, n, args.rank)
+        started = time.perf_counter()
+        model.fit_closed_form(train)
+        out["gf_fit_s"] = time.perf_counter() - started
+        out["gf_fit_peak_gib"] = peak_gib()
+        started = time.perf_counter()
+        with torch.no_grad():
+            user_vectors, item_vectors = model()
+        out["gf_vectors_s"] = time.perf_counter() - started
+        log.info("[%s n=%d] ranking %d users against %d items", phase, n, truth.nnz, n_items)
+        evaluation = evaluate_ranking(
+            lambda rows: model.score_users(rows, user_vectors, item_vectors), truth,
+            exclude=train, k=(20,), batch_size=args.eval_batch_size,
+        )
+        out["gf_eval_s"] = evaluation.seconds
+        out["gf_eval_users_per_s"] = evaluation.users_per_second
+        out["gf_peak_gib"] = peak_gib()
+        return out
+
+    raise ValueError(f"unknown phase {phase!r}")
+
+
+# --------------------------------------------------------------------------- parent side
+def spawn(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one phase in a fresh interpreter; its logging goes straight to our stderr."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--size", str(n),
+               "--threads", str(args.threads), "--seed", str(args.seed),
+               "--eval-users", str(args.eval_users), "--eval-batch-size",
+               str(args.eval_batch_size), "--rank", str(args.rank)]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                              timeout=args.phase_timeout)
+    except subprocess.TimeoutExpired:
+        log.error("phase %s at n=%d killed after %.0fs", phase, n, args.phase_timeout)
+        return {"phase": phase, "size": n, "error": f"timeout after {args.phase_timeout:g}s",
+                "process_s": time.perf_counter() - started}
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        log.error("phase %s at n=%d failed with exit status %d", phase, n, done.returncode)
+        return {"phase": phase, "size": n, "error": f"exit status {done.returncode}",
+                "process_s": wall}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_s"] = wall
+    return result
+
+
+def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    log.info("size %d: generating the log", n)
+    generated = spawn("generate", n, args)
+    if "error" in generated:
+        raise RuntimeError(f"could not generate the log of size {n}")
+    row: dict[str, Any] = {"drawn": n, "edges": generated["edges"], "users": generated["users"],
+                           "items": generated["items"], "generate_s": generated["generate_s"],
+                           "phases": {"generate": generated}}
+    log.info("size %d: %d distinct edges, %d users, %d items (%.1fs)", n, row["edges"],
+             row["users"], row["items"], generated["generate_s"])
+    try:
+        for phase in PHASES:
+            log.info("size %d: phase %s", n, phase)
+            result = spawn(phase, n, args)
+            row["phases"][phase] = result
+            for key, value in result.items():
+                if key in {"phase", "size", "edges", "process_s"}:
+                    continue
+                if key == "error":
+                    row.setdefault("errors", {})[phase] = value
+                elif key in {"base_gib", "log_gib", "log_current_gib"}:
+                    row[f"{phase}:{key}"] = value
+                else:
+                    row[key] = value
+            log.info("size %d: %s done in %.1fs (process) %s", n, phase, result["process_s"],
+                     {k: round(v, 3) for k, v in result.items()
+                      if isinstance(v, float) and k != "process_s"})
+    finally:
+        if not args.keep_logs:
+            log_path(n).unlink(missing_ok=True)
+    return complete(row)
+
+
+def complete(row: dict[str, Any]) -> dict[str, Any]:
+    """Fill the summary fields a row's per-phase results imply (also for older JSON rows)."""
+    phases = [row.get("phases", {}).get(p, {}) for p in PHASES]
+    for key in ("base_gib", "log_gib"):
+        if row.get(key) is None:
+            row[key] = next((p[key] for p in phases if p.get(key) is not None), None)
+    if row.get("eval_users") is None:
+        row["eval_users"] = next(
+            (p["eval_users"] for p in phases if p.get("eval_users") is not None), None)
+    return row
+
+
+def growth_exponent(rows: list[dict[str, Any]], key: str, offset: str | None = None) -> float:
+    """Slope of log(cost) against log(edges); ``offset`` names a per-row baseline subtracted
+    first (memory above the bare interpreter)."""
+    xs, ys = [], []
+    for r in rows:
+        value = r.get(key)
+        if value is None:
+            continue
+        if offset is not None:
+            value = value - (r.get(offset) or 0.0)
+        if value > 0:
+            xs.append(math.log(r["edges"]))
+            ys.append(math.log(value))
+    if len(xs) < 2:
+        return float("nan")
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    edges = np.array([r["edges"] for r in rows], dtype=float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, keys, unit in (
+        (left, [c for c in COSTS if c[2] == "s"], "seconds"),
+        (right, [c for c in COSTS if c[2] == "GiB"]
+         + [("log_gib", "log loaded (+ interpreter)", "GiB")], "peak RSS (GiB)"),
+    ):
+        for key, label, _ in keys:
+            values = np.array([r.get(key) or np.nan for r in rows], dtype=float)
+            ax.plot(edges, values, marker="o", label=label)
+        top = np.nanmax([r.get(k) or np.nan for r in rows for k, _, _ in keys])
+        ax.plot(edges, top * edges / edges[-1], color="grey", linestyle=":", label="∝ edges")
+        if unit != "seconds":
+            base = np.nanmedian([r.get("base_gib") or np.nan for r in rows])
+            ax.axhline(base, color="black", linestyle="--", linewidth=0.8,
+                       label="interpreter + torch, no data")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("interactions (distinct edges)")
+        ax.set_ylabel(unit)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    left.set_title("time")
+    right.set_title("peak memory per phase process")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fmt(value: float | None, digits: int | None = None) -> str:
+    """A figure for the table: ``digits`` decimals, or three significant ones at most."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if digits is not None:
+        return f"{value:,.{digits}f}"
+    decimals = 0 if value >= 100 else 1 if value >= 10 else 2 if value >= 1 else 3
+    return f"{value:,.{decimals}f}"
+
+
+def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> str:
+    """The BENCHMARKS.md section: what was run, the table, the exponents and the plot."""
+    before, after = meta.get("load_before"), meta.get("load_after")
+    load = ("not recorded" if before is None
+            else f"{before:.2f} before, {after:.2f} after")
+    lines = [
+        "## Cost curves: time and memory against interactions",
+        "",
+        f"Command: `{meta['command']}`",
+        f"Date: {meta['date']}",
+        f"Machine: {meta['machine']}",
+        f"Load average (1 min): {load} (other jobs may share the machine; "
+        f"{meta['threads']} torch threads per phase)",
+        "",
+        f"Synthetic logs: users = n/20, items = n/100; every user gets one interaction, the "
+        f"others are drawn with p ∝ rank^-{USER_EXPONENT} over users and every item with "
+        f"p ∝ rank^-{ITEM_EXPONENT} (seeded), duplicates removed; the interaction counts "
+        "below are the distinct edges. Every phase runs in its own fresh process; peak RSS is "
+        "that process's maximum resident set, the interpreter with torch and the loaded log "
+        "included (the 'log RSS' column is the peak right after loading the log, before the phase).",
+        "",
+        "* **build**: `Graph.from_interactions` (interaction matrix, symmetric normalisation, "
+        "bipartite adjacency as torch sparse CSR).",
+        f"* **epoch**: one LightGCN epoch (dim 64, 3 layers, BPR, 1 negative) with `Trainer`, "
+        f"batch size = ⌈edges / {STEPS_PER_EPOCH}⌉, i.e. a fixed {STEPS_PER_EPOCH} gradient "
+        "steps. Each step propagates over the whole graph (O(edges)), so a fixed batch size "
+        "would make an epoch quadratic in edges; growing the batch with the graph keeps it "
+        "linear. The graph build before it is not timed but is in its peak RSS.",
+        f"* **LightGCN eval**: full ranking of {meta['eval_users']:,} random users (one held-out "
+        "interaction each, the rest masked) against every item, `evaluate_ranking` with "
+        f"batches of {meta['eval_batch_size']}. The embeddings are random (untrained): ranking "
+        "cost does not depend on training. The propagation that makes the vectors is not "
+        "timed (it is one forward pass, in the JSON as `propagate_s`).",
+        f"* **graph filter**: `GraphFilter(rank={meta['rank']}, alpha=0.3).fit_closed_form(R)` "
+        "(truncated SVD) and full ranking of the same users with its `score_users` "
+        "(two sparse products with all of R per batch).",
+        "",
+        "| interactions | users | items | log RSS (GiB) | build (s) | build peak (GiB) "
+        "| epoch (s) | epoch peak (GiB) | LightGCN eval, users (s, users/s) "
+        "| graph-filter fit (s) | graph-filter eval (s, users/s) | graph-filter peak (GiB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        users = "–" if r.get("eval_users") is None else f"{r['eval_users']:,}"
+        lg = (f"{users}: {fmt(r.get('lightgcn_eval_s'))} "
+              f"({fmt(r.get('lightgcn_eval_users_per_s'), 0)}/s)")
+        gf = f"{fmt(r.get('gf_eval_s'))} ({fmt(r.get('gf_eval_users_per_s'), 0)}/s)"
+        lines.append(
+            f"| {r['edges']:,} | {r['users']:,} | {r['items']:,} | {fmt(r.get('log_gib'), 2)} "
+            f"| {fmt(r.get('build_s'))} | {fmt(r.get('build_peak_gib'), 2)} "
+            f"| {fmt(r.get('epoch_s'))} | {fmt(r.get('epoch_peak_gib'), 2)} | {lg} "
+            f"| {fmt(r.get('gf_fit_s'))} | {gf} | {fmt(r.get('gf_peak_gib'), 2)} |"
+        )
+    failures = [f"{r['edges']:,} edges, {phase}: {why}"
+                for r in rows for phase, why in r.get("errors", {}).items()]
+    if failures:
+        lines += ["", "Failed phases (left blank above): " + "; ".join(failures) + "."]
+    lines += [
+        "",
+        "Growth exponents: the slope of log(cost) against log(edges) (least squares over the "
+        "sizes). 1 means linear, ≤ 1 means no faster than linear, 2 quadratic. Memory "
+        "exponents are fitted on the peak above the bare interpreter (numpy, torch and lgrec "
+        "imported, before the log is loaded), so the fixed start-up cost does not flatten them.",
+        "",
+        "| cost | exponent |",
+        "|---|---:|",
+    ]
+    for key, label, unit in COSTS:
+        exponent = growth_exponent(rows, key, "base_gib" if unit == "GiB" else None)
+        lines.append(f"| {label} | {exponent:.2f} |")
+    lines += ["", "![cost curves](" + plot_ref + ")"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", type=lambda s: int(float(s)),
+                        default=[1_000_000, 5_000_000, 20_000_000],
+                        help="Drawn interactions per log (before duplicates are removed).")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads in every phase.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-users", type=int, default=10_000)
+    parser.add_argument("--eval-batch-size", type=int, default=1024,
+                        help="Users per ranking batch (evaluate_ranking's default).")
+    parser.add_argument("--rank", type=int, default=256, help="Graph-filter SVD rank.")
+    parser.add_argument("--phase-timeout", type=float, default=None,
+                        help="Seconds before a phase process is killed (default: none).")
+    parser.add_argument("--out-section", default="cost-curves",
+                        help="BENCHMARKS.md section to write.")
+    parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "cost_curves.png")
+    parser.add_argument("--json", type=Path, default=WORK / "cost_curves.json")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="Keep the generated logs in bench/_work.")
+    parser.add_argument("--no-write", action="store_true", help="Do not touch BENCHMARKS.md.")
+    parser.add_argument("--from-json", type=Path, metavar="PATH",
+                        help="Measure nothing: rebuild the plot and the section from the rows "
+                             "a previous run wrote to PATH.")
+    parser.add_argument("--phase", choices=("generate", *PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S")
+    if args.phase:
+        print(json.dumps(run_phase(args.phase, args.size, args)), flush=True)
+        return
+
+    if args.from_json:
+        rows, meta = read_rows(args.from_json, args)
+    else:
+        rows, meta = measure(args)
+    rows = [complete(r) for r in rows]
+    plot_path = args.plot.resolve()
+    plot(rows, plot_path)
+    try:
+        plot_ref = plot_path.relative_to(ROOT).as_posix()
+    except ValueError:
+        plot_ref = str(plot_path)
+    body = section(rows, meta, plot_ref)
+    if args.no_write:
+        print(body)
+    else:
+        write_section(args.out_section, body)
+        log.info("wrote section %s of BENCHMARKS.md and %s", args.out_section, plot_path)
+
+
+def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every size, every phase; the JSON is rewritten after each size."""
+    meta: dict[str, Any] = {
+        "command": "python bench/cost_curves.py"
+                   + (" " + shlex.join(sys.argv[1:]) if len(sys.argv) > 1 else ""),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
+        "machine": machine(),
+        "load_before": os.getloadavg()[0],
+        "threads": args.threads,
+        "eval_users": args.eval_users,
+        "eval_batch_size": args.eval_batch_size,
+        "rank": args.rank,
+    }
+    clock = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for n in args.sizes:
+        rows.append(measure_size(n, args))
+        meta["load_after"] = os.getloadavg()[0]
+        meta["seconds"] = time.perf_counter() - clock
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    log.info("all sizes done in %.0fs; rows in %s", time.perf_counter() - clock, args.json)
+    return rows, meta
+
+
+def read_rows(path: Path, args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows and run description from a JSON this script wrote; a bare list of rows (what the
+    first version wrote) gets a description rebuilt from the rows and the file's time."""
+    data = json.loads(path.read_text())
+    if isinstance(data, dict):
+        return data["rows"], data["meta"]
+    sizes = " ".join(str(r["drawn"]) for r in data)
+    stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+    meta = {
+        "command": f"python bench/cost_curves.py --sizes {sizes}",
+        "date": stamp.isoformat(timespec="minutes") + " (time of the rows file)",
+        "machine": machine(),
+        "threads": args.threads,
+        "eval_users": args.eval_users,
+        "eval_batch_size": args.eval_batch_size,
+        "rank": args.rank,
+    }
+    return data, meta
+
+
+if __name__ == "__main__":
+    main()
