@@ -155,8 +155,9 @@ class GAT(EmbeddingModel):
         negative_slope: float = 0.2,
         attention_dropout: float = 0.0,
         init_std: float = 0.1,
+        init: str = "normal",
     ) -> None:
-        super().__init__(n_users, n_items, dim=dim, init_std=init_std)
+        super().__init__(n_users, n_items, dim=dim, init_std=init_std, init=init)
         if normalization not in ("softmax", "symmetric"):
             raise ValueError(f"unknown normalization {normalization!r}; "
                              "use 'softmax' or 'symmetric'")

@@ -52,8 +52,9 @@ class NGCF(EmbeddingModel):
         dropout: float = 0.1,
         negative_slope: float = 0.2,
         init_std: float = 0.1,
+        init: str = "normal",
     ) -> None:
-        super().__init__(n_users, n_items, dim=dim, init_std=init_std)
+        super().__init__(n_users, n_items, dim=dim, init_std=init_std, init=init)
         self.layers = layers
         self.dropout = dropout
         self.negative_slope = negative_slope
