@@ -1,31 +1,43 @@
-"""Graph filter (GF-CF: Shen et al., "How Powerful is Graph Convolution for Recommendation?",
-CIKM 2021): a training-free, closed-form low-pass filter on the normalised item-item graph.
+"""Graph filter: a training-free, closed-form low-pass filter on the normalised item-item graph,
+GF-CF (Shen et al., "How Powerful is Graph Convolution for Recommendation?", CIKM 2021) and its
+Chebyshev generalisation ChebyCF (Kim et al., "Graph Spectral Filtering with Chebyshev
+Interpolation for Recommendation", SIGIR 2025).
 
 With the interaction matrix ``R`` (users x items), its degree-normalised form
-``R̃ = D_u^-1/2 R D_i^-1/2`` and ``V`` the top-``rank`` right singular vectors of ``R̃``
-(n_items x rank), the scores of user ``u`` (their training row ``r_u``) are
+``R̃ = D_u^-1/2 R D_i^-1/2``, the item-item graph ``P̃ = R̃^T R̃`` (eigenvalues in [0, 1]) and
+``V`` the top-``rank`` right singular vectors of ``R̃`` (n_items x rank), the scores of user
+``u`` (their training row ``r_u``) are
 
-    s_u = r_u R̃^T R̃  +  alpha * r_u D_i^-1/2 V V^T D_i^1/2
+    s_u = h(P̃) (r_u D_i^-β) D_i^β  +  alpha * (r_u D_i^-γ) V V^T D_i^γ
 
-The first term is the linear filter ``P̃ = R̃^T R̃`` (a normalised item co-occurrence graph);
-the second an ideal low-pass filter that keeps only the smoothest ``rank`` graph signals.
+with β = ``degree_power`` and γ = ``ideal_degree_power``. The first term is a low-pass filter
+``h`` of the item graph; the second an ideal low-pass filter that keeps only the smoothest
+``rank`` graph signals. ``h`` is a "plateau" response of the eigenvalue λ of ``P̃``: 1 at λ = 1,
+0 at λ = 0, 1/2 at λ = 1/2, with ``flatness`` φ shaping it (in x = 1 - 2λ:
+``h = 1/2 - sign(x) |x|^φ / 2``). φ = 1 is the straight line h(λ) = λ, i.e. the linear filter
+``P̃`` itself: GF-CF is ``flatness=1, degree_power=0, ideal_degree_power=0.5``. φ > 1 keeps
+more of the smooth signals and cuts more of the rough ones, the non-linear filter of ChebyCF;
+it is applied as the Chebyshev interpolant of degree ``order`` in ``L̃ = I - 2 P̃``, i.e.
+``order`` products with ``P̃``. β > 0 divides the input by item degree and multiplies the
+output back, which evens out the bias of the filter towards popular items.
 Nothing is learned by gradient descent: :meth:`GraphFilter.fit_closed_form` runs one truncated
 SVD of the sparse ``R̃`` (seconds).
 
-Memory. ``P̃`` is n_items x n_items and is never materialised: the linear term is evaluated
-factored, ``(r_u R̃^T) R̃``, as two sparse-dense products per batch of users. The model keeps
-``R`` (one index and one value per interaction, twice, once per orientation) and ``V``
-(n_items x rank floats); scoring a batch of ``b`` users needs ``b x (n_users + 2 n_items)``
+Memory. ``P̃`` is n_items x n_items and is never materialised: every product with it is
+evaluated factored, ``R̃^T (R̃ x)``, as two sparse-dense products per batch of users. The model
+keeps ``R`` (one index and one value per interaction, twice, once per orientation) and ``V``
+(n_items x rank floats); scoring a batch of ``b`` users needs ``b x (n_users + 4 n_items)``
 floats on top. Nothing grows with n_items², so catalogues of any size that fit ``R`` fit the
-model; the costs are time (each batch reads all of ``R`` twice) and the SVD, which is exact
-(Lanczos, scipy PROPACK) while ``nnz(R) * rank`` is small and randomized (Halko et al. 2011,
-with power iterations) past :data:`EXACT_SVD_WORK`. Measured on one CPU thread: MovieLens-100K
-(rank 32) fits in 0.03-0.1 s; a Gowalla-sized matrix (30k users, 41k items, 835k interactions,
-rank 256, randomized SVD) in 9 s, and scores all its users in about 80 s.
+model; the costs are time (each batch reads all of ``R`` twice per order of the filter) and
+the SVD, which is exact (Lanczos, scipy PROPACK) while ``nnz(R) * rank`` is small and
+randomized (Halko et al. 2011, with power iterations) past :data:`EXACT_SVD_WORK`. Measured on
+one CPU thread: MovieLens-100K (rank 32) fits in 0.03-0.1 s; a Gowalla-sized matrix (30k
+users, 41k items, 835k interactions, rank 256, randomized SVD) in 9 s, and scores all its
+users with the linear filter in about 80 s.
 
 Protocol. Scores are not a dot product of stored vectors, so the model overrides
 :meth:`Model.score_users`. :meth:`forward` returns the vectors of the low-pass term
-(``e_u = r_u D_i^-1/2 V``, ``e_i = d_i^1/2 V_i``): their dot product is that term exactly, and
+(``e_u = r_u D_i^-γ V``, ``e_i = D_i^γ V``): their dot product is that term exactly, and
 they serve similar items and vector indexes (the cosine of two item vectors is the cosine of
 their rows of ``V``, i.e. their spectral embeddings).
 """
@@ -45,16 +57,19 @@ from lgrec.models.base import Model
 
 log = logging.getLogger(__name__)
 
-_STATE = ("r_indptr", "r_indices", "r_data", "item_scale", "factors")
+_STATE = ("r_indptr", "r_indices", "r_data", "item_degree", "factors")
 """Buffers whose shapes depend on the fitted data (resized when a state dict is loaded)."""
 
 
 class GraphFilter(Model):
-    """GF-CF: linear item-item filter plus an ideal low-pass filter of ``rank`` components.
+    """Low-pass item-item filter plus an ideal low-pass filter of ``rank`` components.
 
-    ``alpha`` weighs the low-pass term (0 keeps the linear filter alone); ``svd`` and
-    ``power_iterations`` choose how the singular vectors are computed (see
-    :func:`top_right_singular_vectors`); ``seed`` makes them reproducible.
+    ``alpha`` weighs the ideal term (0 keeps the item-graph filter alone); ``flatness`` and
+    ``order`` shape the item-graph filter (1 and any order: GF-CF's linear filter);
+    ``degree_power`` and ``ideal_degree_power`` are the item-degree exponents β and γ of the
+    two terms (module docstring); ``svd`` and ``power_iterations`` choose how the singular
+    vectors are computed (see :func:`top_right_singular_vectors`); ``seed`` makes them
+    reproducible.
     """
 
     name = "graph-filter"
@@ -69,10 +84,22 @@ class GraphFilter(Model):
         svd: str = "auto",
         power_iterations: int = 4,
         seed: int = 2020,
+        flatness: float = 1.0,
+        order: int = 8,
+        degree_power: float = 0.0,
+        ideal_degree_power: float = 0.5,
     ) -> None:
         super().__init__(n_users, n_items)
+        if flatness <= 0:
+            raise ValueError(f"flatness must be positive, got {flatness}")
+        if order < 1:
+            raise ValueError(f"order must be at least 1, got {order}")
         self.rank = rank
         self.alpha = alpha
+        self.flatness = flatness
+        self.order = order
+        self.degree_power = degree_power
+        self.ideal_degree_power = ideal_degree_power
         self.svd = svd
         self.power_iterations = power_iterations
         self.seed = seed
@@ -81,7 +108,7 @@ class GraphFilter(Model):
         self.register_buffer("r_indptr", torch.zeros(n_users + 1, dtype=torch.int64))
         self.register_buffer("r_indices", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("r_data", torch.zeros(0))
-        self.register_buffer("item_scale", torch.zeros(n_items))  # d_i^-1/2, 0 for unseen items
+        self.register_buffer("item_degree", torch.zeros(n_items))
         self.register_buffer("factors", torch.zeros(n_items, 0))  # V
         self._cache: dict[str, Any] = {}
 
@@ -92,6 +119,10 @@ class GraphFilter(Model):
             "svd": self.svd,
             "power_iterations": self.power_iterations,
             "seed": self.seed,
+            "flatness": self.flatness,
+            "order": self.order,
+            "degree_power": self.degree_power,
+            "ideal_degree_power": self.ideal_degree_power,
         }
 
     # ----------------------------------------------------------------- fit
@@ -100,8 +131,6 @@ class GraphFilter(Model):
         R.sum_duplicates()
         normalised = normalize_bipartite(R, "sym")
         degree = np.asarray(R.sum(axis=0), dtype=np.float64).ravel()
-        scale = np.zeros_like(degree)
-        np.power(degree, -0.5, out=scale, where=degree > 0)
         factors = top_right_singular_vectors(
             normalised, self.rank, method=self.svd,
             power_iterations=self.power_iterations, seed=self.seed,
@@ -110,7 +139,7 @@ class GraphFilter(Model):
         self.r_indptr = torch.from_numpy(R.indptr.astype(np.int64)).to(device)
         self.r_indices = torch.from_numpy(R.indices.astype(np.int64)).to(device)
         self.r_data = torch.from_numpy(R.data.astype(np.float32)).to(device)
-        self.item_scale = torch.from_numpy(scale.astype(np.float32)).to(device)
+        self.item_degree = torch.from_numpy(degree.astype(np.float32)).to(device)
         # Row-major, like the loaded copy will be, so both take the same BLAS path (same floats).
         self.factors = torch.from_numpy(np.ascontiguousarray(factors)).to(device)
         self._cache = {}
@@ -154,36 +183,73 @@ class GraphFilter(Model):
             )
         return self._cache["normalised"]
 
+    def degree_scale(self, power: float) -> torch.Tensor:
+        """``d_i^power`` per item, 0 for items without training interactions."""
+        degree = self.item_degree
+        return torch.where(degree > 0, degree.clamp_min(1e-12).pow(power), 0.0)
+
     def forward(self, graph: Graph | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Vectors of the low-pass term: ``(R D_i^-1/2 V, D_i^1/2 V)``; ``graph`` is unused
+        """Vectors of the ideal low-pass term: ``(R D_i^-γ V, D_i^γ V)``; ``graph`` is unused
         (the model keeps the matrix it was fitted on)."""
-        R = self.interactions()
-        scaled = torch.from_numpy(R @ (self.item_scale.cpu().numpy()[:, None]
-                                       * self.factors.cpu().numpy()))
-        root_degree = torch.where(self.item_scale > 0, 1.0 / self.item_scale, 0.0)
-        return scaled.to(self.factors.device), root_degree[:, None] * self.factors
+        return self._project(self.interactions()), self.item_vectors()
+
+    def item_vectors(self) -> torch.Tensor:
+        """``D_i^γ V``: the item side of the ideal term."""
+        return self.degree_scale(self.ideal_degree_power)[:, None] * self.factors
+
+    def _project(self, rows: sp.spmatrix) -> torch.Tensor:
+        """``rows D_i^-γ V``: the user side of the ideal term for interaction rows."""
+        inverse = self.degree_scale(-self.ideal_degree_power).cpu().numpy()
+        projected = rows @ (inverse[:, None] * self.factors.cpu().numpy())
+        return torch.from_numpy(np.asarray(projected, dtype=np.float32)).to(self.factors.device)
+
+    def chebyshev_coefficients(self) -> np.ndarray:
+        """Coefficients ``c_0..c_order`` of the Chebyshev interpolant of the plateau response
+        in x = 1 - 2λ, at the ``order + 1`` Chebyshev nodes of the first kind."""
+        nodes = np.arange(self.order + 1)
+        angles = np.pi * (nodes + 0.5) / (self.order + 1)
+        x = np.cos(angles)
+        target = 0.5 - 0.5 * np.sign(x) * np.abs(x) ** self.flatness
+        coefficients = 2.0 / (self.order + 1) * np.cos(np.outer(nodes, angles)) @ target
+        coefficients[0] /= 2
+        return coefficients
 
     def linear_scores(self, histories: sp.spmatrix | np.ndarray) -> torch.Tensor:
-        """``r R̃^T R̃`` for interaction rows ``histories`` (b x n_items), evaluated factored
-        (``P̃`` is never built). Any rows work, also ones of users the model was not fitted on."""
+        """``h(P̃)`` applied to interaction rows ``histories`` (b x n_items), with the degree
+        scaling of β; ``P̃`` is never built. Any rows work, also ones of users the model was
+        not fitted on."""
         normalised, transposed = self._normalised()
         rows = histories.toarray() if sp.issparse(histories) else np.asarray(histories)
-        rows_t = torch.from_numpy(np.ascontiguousarray(rows.T, dtype=np.float32))
-        # (r R̃^T) R̃ = (R̃^T (R̃ r^T))^T: two sparse x dense products with b columns.
-        through_users = torch.sparse.mm(normalised, rows_t.to(self.factors.device))
-        return torch.sparse.mm(transposed, through_users).t()
+        signal = torch.from_numpy(np.ascontiguousarray(rows.T, dtype=np.float32))
+        signal = signal.to(self.factors.device)
+        if self.degree_power:
+            signal *= self.degree_scale(-self.degree_power)[:, None]
+
+        def smooth(x: torch.Tensor) -> torch.Tensor:
+            # P̃ x = R̃^T (R̃ x): two sparse x dense products with b columns.
+            return torch.sparse.mm(transposed, torch.sparse.mm(normalised, x))
+
+        if self.flatness == 1.0:
+            # The plateau with φ = 1 is h(λ) = λ: its interpolant of any order is P̃ itself.
+            output = smooth(signal)
+        else:
+            coefficients = self.chebyshev_coefficients()
+            previous, current = signal, signal - 2 * smooth(signal)  # T_0, T_1 of L̃ = I - 2P̃
+            output = coefficients[0] * previous + coefficients[1] * current
+            for coefficient in coefficients[2:]:
+                previous, current = current, 2 * (current - 2 * smooth(current)) - previous
+                output += coefficient * current
+        if self.degree_power:
+            output *= self.degree_scale(self.degree_power)[:, None]
+        return output.t()
 
     def score_histories(self, histories: sp.spmatrix | np.ndarray) -> torch.Tensor:
-        """The full GF-CF scores of interaction rows (b x n_items): how a user who was not in
-        the training matrix (fold-in) is scored, without refitting."""
+        """The full scores of interaction rows (b x n_items): how a user who was not in the
+        training matrix (fold-in) is scored, without refitting."""
         rows = sp.csr_matrix(histories, dtype=np.float32)
         scores = self.linear_scores(rows)
         if self.alpha and self.factors.shape[1]:
-            _, item_vectors = self()
-            projected = rows @ (self.item_scale.cpu().numpy()[:, None]
-                                * self.factors.cpu().numpy())
-            user_vectors = torch.from_numpy(np.asarray(projected, dtype=np.float32))
-            scores = scores + self.alpha * (user_vectors.to(item_vectors.device) @ item_vectors.t())
+            scores = scores + self.alpha * (self._project(rows) @ self.item_vectors().t())
         return scores
 
     def score_users(
