@@ -1,4 +1,4 @@
-"""Graph filter (GF-CF): the closed form against a dense computation, quality on MovieLens-100K,
+"""Graph filter (GF-CF and ChebyCF): the closed forms against dense computations, quality on MovieLens-100K,
 and the artifact round trip."""
 
 from __future__ import annotations
@@ -45,6 +45,50 @@ def dense_gf_cf(R: np.ndarray, rank: int, alpha: float) -> np.ndarray:
 def model_scores(model: GraphFilter) -> np.ndarray:
     users, items = model()
     return model.score_users(torch.arange(model.n_users), users, items).numpy()
+
+
+def plateau(eigenvalue: np.ndarray, flatness: float) -> np.ndarray:
+    """ChebyCF's target response, written in the eigenvalue λ of P̃ = R̃^T R̃."""
+    x = 1 - 2 * eigenvalue
+    return 0.5 - 0.5 * np.sign(x) * np.abs(x) ** flatness
+
+
+def dense_chebyshev(R: np.ndarray, order: int, flatness: float, beta: float) -> np.ndarray:
+    """The item-graph term of ChebyCF densely: the degree-``order`` polynomial through the
+    plateau's values at the Chebyshev nodes, applied to P̃'s eigenvalues."""
+    du, di = R.sum(1), R.sum(0)
+    du_inv = np.where(du > 0, du, 1.0) ** -0.5 * (du > 0)
+    di_inv = np.where(di > 0, di, 1.0) ** -0.5 * (di > 0)
+    R_tilde = du_inv[:, None] * R * di_inv[None, :]
+    eigenvalues, vectors = np.linalg.eigh(R_tilde.T @ R_tilde)
+    nodes = np.cos(np.pi * (np.arange(order + 1) + 0.5) / (order + 1))
+    # numpy's own polynomial fit through the nodes: independent of the model's coefficients.
+    polynomial = np.polynomial.Chebyshev.fit(nodes, plateau((1 - nodes) / 2, flatness), order)
+    response = vectors @ np.diag(polynomial(1 - 2 * eigenvalues)) @ vectors.T
+    scale = np.where(di > 0, di, 1.0) ** beta * (di > 0)
+    inverse = np.where(di > 0, di, 1.0) ** -beta * (di > 0)
+    return ((R * inverse) @ response) * scale
+
+
+@pytest.mark.parametrize("order", [2, 5, 8])
+@pytest.mark.parametrize("flatness, beta", [(1.5, 0.0), (2.0, 0.4)])
+def test_chebyshev_filter_matches_the_dense_polynomial(order, flatness, beta):
+    model = GraphFilter(5, 6, rank=2, alpha=0.0, flatness=flatness, order=order,
+                        degree_power=beta)
+    model.fit_closed_form(sp.csr_matrix(TINY))
+    expected = dense_chebyshev(TINY.astype(np.float64), order, flatness, beta)
+    np.testing.assert_allclose(model_scores(model), expected, atol=1e-5)
+    assert np.all(model_scores(model)[:, 5] == 0)
+
+
+def test_flat_plateau_is_the_linear_filter():
+    # φ = 1 makes the plateau the line h(λ) = λ: the interpolant is exactly P̃, any order.
+    assert np.allclose(plateau(np.linspace(0, 1, 11), 1.0), np.linspace(0, 1, 11))
+    model = GraphFilter(5, 6, rank=2, alpha=0.0, flatness=1.0 + 1e-12, order=6)
+    model.fit_closed_form(sp.csr_matrix(TINY))
+    linear = GraphFilter(5, 6, rank=2, alpha=0.0)
+    linear.fit_closed_form(sp.csr_matrix(TINY))
+    np.testing.assert_allclose(model_scores(model), model_scores(linear), atol=1e-5)
 
 
 @pytest.mark.parametrize("svd", ["exact", "randomized"])
