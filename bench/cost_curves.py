@@ -444,12 +444,16 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "exponents are fitted on the peak above the bare interpreter (numpy, torch and lgrec "
         "imported, before the log is loaded), so the fixed start-up cost does not flatten them.",
         "",
-        "| cost | exponent |",
-        "|---|---:|",
+        "| cost | exponent, all sizes | " + " | ".join(
+            f"{a['edges'] / 1e6:.1f}M → {b['edges'] / 1e6:.1f}M" for a, b in zip(rows[:-1], rows[1:], strict=True))
+        + " |",
+        "|---|---:|" + "---:|" * (len(rows) - 1),
     ]
     for key, label, unit in COSTS:
-        exponent = growth_exponent(rows, key, "base_gib" if unit == "GiB" else None)
-        lines.append(f"| {label} | {exponent:.2f} |")
+        offset = "base_gib" if unit == "GiB" else None
+        pairs = [growth_exponent([a, b], key, offset) for a, b in zip(rows[:-1], rows[1:], strict=True)]
+        lines.append(f"| {label} | {growth_exponent(rows, key, offset):.2f} | "
+                     + " | ".join(f"{p:.2f}" for p in pairs) + " |")
     lines += ["", "![cost curves](" + plot_ref + ")"]
     return "\n".join(lines)
 
