@@ -13,6 +13,13 @@ then ``E^(k+1) = Â E^(k)`` and ``E = mean_k E^(k)`` as in LightGCN, and the fin
 L2-normalised so that scores are cosines. Items the graph has never seen get
 ``normalize(MLP_item(t))``: they are recommendable from their text alone, and a request in
 natural language is mapped into the same space by the same projection.
+
+Cold-start alignment (``text_weight`` > 0): warm items are scored by propagated vectors that
+also carry their ID vectors, cold ones by the text projection alone, so nothing in the ranking
+loss teaches users' vectors to rank text projections. An extra in-batch InfoNCE term does
+(as in content-based contrastive cold-start models such as CLCRec, Wei et al. 2021): each
+user's final vector must pick the text-only vector ``normalize(MLP_item(t_i))`` of their
+positive item among those of the batch's other positives, at ``text_temperature``.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ class TextLightGCN(Model):
         hidden: int = 256,
         fusion: str = "add",
         user_embeddings: bool = False,
+        text_weight: float = 0.0,
+        text_temperature: float = 0.15,
     ) -> None:
         super().__init__(n_users, n_items)
         if fusion not in FUSIONS:
@@ -84,6 +93,8 @@ class TextLightGCN(Model):
         if fusion == "add":
             self.item_embedding = nn.Embedding(n_items, dim)
             nn.init.zeros_(self.item_embedding.weight)
+        self.text_weight, self.text_temperature = text_weight, text_temperature
+        self._users: torch.Tensor | None = None  # final user vectors of the last training pass
         self.user_embeddings = user_embeddings
         if user_embeddings:
             # Free per-user vectors added to the mean of the user's items, zero at the start
@@ -100,6 +111,8 @@ class TextLightGCN(Model):
             "hidden": self.hidden,
             "fusion": self.fusion,
             "user_embeddings": self.user_embeddings,
+            "text_weight": self.text_weight,
+            "text_temperature": self.text_temperature,
         }
 
     # ------------------------------------------------------------------ layer 0
@@ -131,7 +144,19 @@ class TextLightGCN(Model):
     # ------------------------------------------------------------------ protocol
     def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
         out = F.normalize(propagate(graph.adjacency, self.layer0(graph), self.layers), dim=1)
+        self._users = out[: self.n_users] if self.training and self.text_weight else None
         return out[: self.n_users], out[self.n_users :]
+
+    def auxiliary_loss(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        if self._users is None:
+            return torch.zeros((), device=users.device)
+        text_items = F.normalize(self.project_items(self.item_text[items]), dim=1)
+        logits = self._users[users] @ text_items.t() / self.text_temperature
+        # A batch may hold the same item twice: its other copies are not negatives.
+        same = items[:, None] == items[None, :]
+        logits = logits.masked_fill(same & ~torch.eye(len(items), dtype=torch.bool,
+                                                      device=items.device), -torch.inf)
+        return self.text_weight * (torch.logsumexp(logits, 1) - logits.diagonal()).mean()
 
     def regularization(
         self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor

@@ -63,4 +63,4 @@ def test_spectral_start_reproduces_the_low_rank_normalised_matrix():
     np.testing.assert_allclose(scores, ratio * best, atol=1e-4 * abs(ratio) * 30)
     # Rescaled to the row norm of a normal start.
     rows = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).norm(dim=1)
-    assert abs(float(rows.mean()) - 0.1 * 6**0.5) < 1e-4
+    assert abs(rows.mean().item() - 0.1 * 6**0.5) < 1e-4
