@@ -6,9 +6,9 @@
   mean over layers, exactly the formula trained users get.
 - New items from text: an item without edges keeps its layer-0 vector through propagation,
   but trained items' final vectors are smoothed over their neighbourhoods, so the two live in
-  different parts of the space. A cold item is therefore placed halfway between its own
-  projected text and the final vectors of the trained items whose text is most similar
-  (a soft k-nearest-neighbour average in the encoder's space).
+  different parts of the space. A cold item is therefore placed between its own projected
+  text (share ``own_weight``) and the final vectors of the trained items whose text is most
+  similar (a soft k-nearest-neighbour average in the encoder's space).
 - Other dot-product models (MF) fit the user's vector by a few hundred BPR steps against the
   fixed item vectors.
 """

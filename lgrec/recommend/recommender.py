@@ -40,10 +40,15 @@ TEXT_PARAMS = {
     "item_template": None,
     "user_text": None,
     "user_template": None,
+    "cold_neighbours": 20,
+    "cold_own_weight": 0.2,
 }
 """Options naming how text is built and encoded, with their defaults: ``item_text`` and
 ``user_text`` are side-table columns (``None``: all item columns, no user text), the templates
-are ``str.format`` strings over those columns (see :func:`lgrec.text.rows_to_text`)."""
+are ``str.format`` strings over those columns (see :func:`lgrec.text.rows_to_text`).
+``cold_neighbours`` and ``cold_own_weight`` place items added from text
+(:func:`lgrec.recommend.cold_start.place_cold_items`): the weight of the item's own projected
+text against the vectors borrowed from its nearest trained items by text."""
 
 
 @dataclass
@@ -396,7 +401,9 @@ class Recommender:
         with torch.no_grad():
             layer0 = self.model_.project_items(text)
         vectors = place_cold_items(
-            layer0, text, self.model_.item_text, self.item_vectors_[: self.model_.n_items]
+            layer0, text, self.model_.item_text, self.item_vectors_[: self.model_.n_items],
+            neighbours=self.text_params_.get("cold_neighbours", TEXT_PARAMS["cold_neighbours"]),
+            own_weight=self.text_params_.get("cold_own_weight", TEXT_PARAMS["cold_own_weight"]),
         )
         self.item_ids_ = self.item_ids_.extended(fresh)
         self.item_vectors_ = torch.cat([self.item_vectors_, vectors])

@@ -34,7 +34,7 @@ def test_alignment_term_is_in_batch_infonce_over_text_projections():
     text = F.normalize(model.project_items(model.item_text), dim=1).detach()
     u = user_vectors.detach()
     expected = []
-    for row, (user, item) in enumerate(zip(users.tolist(), items.tolist())):
+    for row, (user, item) in enumerate(zip(users.tolist(), items.tolist(), strict=True)):
         logits = [float(u[user] @ text[other]) / 0.5 for col, other in enumerate(items.tolist())
                   if col == row or other != item]
         positive = float(u[user] @ text[item]) / 0.5

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lgrec import Recommender
 
@@ -88,6 +89,23 @@ def test_new_item_from_text_reaches_the_fans_of_its_twin(text_model, ml100k_spli
     assert fans_share >= 2 * others_share
     with pytest.raises(ValueError, match="already has"):
         text_model.add_items(twin)
+
+
+def test_cold_own_weight_sets_the_share_of_the_items_own_text(text_model):
+    new = pd.DataFrame({"movie_title": ["A Quiet Harbour", "Rockets Over Mars"],
+                        "release_year": ["1996", "1997"], "class": ["Drama", "Sci-Fi Action"]},
+                       index=["harbour", "rockets"])
+    saved = dict(text_model.text_params_)
+    try:
+        text_model.text_params_["cold_own_weight"] = 1.0
+        text_model.add_items(new)
+    finally:
+        text_model.text_params_ = saved
+    rows = text_model.item_ids_.to_internal(["harbour", "rockets"])
+    text = text_model._encode(text_model._texts(new, np.asarray(new.index), "item"))
+    with torch.no_grad():
+        own = torch.nn.functional.normalize(text_model.model_.project_items(text), dim=1)
+    torch.testing.assert_close(text_model.item_vectors_[torch.from_numpy(rows)], own)
 
 
 def test_user_from_text_alone(text_model, ml100k):
