@@ -48,7 +48,10 @@ TEXT_PARAMS = {
 are ``str.format`` strings over those columns (see :func:`lgrec.text.rows_to_text`).
 ``cold_neighbours`` and ``cold_own_weight`` place items added from text
 (:func:`lgrec.recommend.cold_start.place_cold_items`): the weight of the item's own projected
-text against the vectors borrowed from its nearest trained items by text."""
+text against the vectors borrowed from its nearest trained items by text. The item's own
+projection is only aligned with users' vectors when the model was trained with
+``text_weight`` > 0; with it, 0.5 did better than 0.2 on MovieLens-100K's cold validation items
+(``bench/cold_item.py``)."""
 
 
 @dataclass
