@@ -11,7 +11,7 @@ Usage::
 
     python bench/text_encoding.py [--batch-size 64] [--repeats 3]
 
-Not a test: it prints figures, which go into ``bench/text_notes.md`` by hand.
+Not a test: it prints the figures and writes the section ``text-encoding`` of BENCHMARKS.md.
 """
 
 from __future__ import annotations

@@ -85,6 +85,8 @@ class BenchRun:
     """Model and training parameters, passed to :class:`Recommender` over the model's preset."""
     label: str | None = None
     """Row label in the table (default: the model name)."""
+    seeds: list[int] | None = None
+    """Training seeds for this run (default: the config's ``seeds``)."""
 
 
 @dataclass
@@ -114,6 +116,9 @@ class BenchConfig:
     """Name of the reference whose distance (lgrec minus it) each row shows."""
     notes: str = ""
     """Free text printed under the table."""
+    seeds: list[int] = field(default_factory=list)
+    """Training seeds: each run is fitted once per seed (the split stays fixed) and the table
+    gives the mean and standard deviation; empty: one fit with the run's own ``seed``."""
 
     @classmethod
     def from_toml(cls, path: str | Path) -> BenchConfig:
@@ -214,21 +219,46 @@ def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
 
 
 def run_benchmark(config: BenchConfig, *, isolate: bool = True) -> list[dict[str, Any]]:
-    """Every run of ``config``, each in a fresh process unless ``isolate`` is false."""
+    """Every run of ``config`` (once per training seed), each fit in a fresh process unless
+    ``isolate`` is false; one row per run, averaged over its seeds."""
     specs = {d.name: d for d in config.datasets}
     rows = []
     for run in config.runs:
-        log.info("bench: %s on %s %s", run.model, run.dataset, run.params)
-        if isolate:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(1, mp_context=context, initializer=_log_like,
-                                     initargs=(logging.getLogger().getEffectiveLevel(),)) as pool:
-                row = pool.submit(run_one, specs[run.dataset], run, config.k).result()
-        else:
-            row = run_one(specs[run.dataset], run, config.k)
-        log.info("bench: %s", {m: round(v, 4) for m, v in row["metrics"].items()})
-        rows.append(row)
+        seeds = run.seeds if run.seeds is not None else config.seeds
+        fits = []
+        for seed in seeds or [None]:
+            params = run.params if seed is None else {**run.params, "seed": seed}
+            one = BenchRun(run.dataset, run.model, params, run.label)
+            log.info("bench: %s on %s %s", run.model, run.dataset, params)
+            if isolate:
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(
+                    1, mp_context=context, initializer=_log_like,
+                    initargs=(logging.getLogger().getEffectiveLevel(),),
+                ) as pool:
+                    row = pool.submit(run_one, specs[run.dataset], one, config.k).result()
+            else:
+                row = run_one(specs[run.dataset], one, config.k)
+            log.info("bench: %s", {m: round(v, 4) for m, v in row["metrics"].items()})
+            fits.append(row)
+        rows.append(fits[0] if seeds == [] else average_fits(fits, run.params, seeds))
     return rows
+
+
+def average_fits(fits: list[dict[str, Any]], params: dict[str, Any],
+                 seeds: list[int]) -> dict[str, Any]:
+    """One row from fits of the same run under several seeds: means, with the metrics'
+    sample standard deviations and every fit kept under ``fits``."""
+    row = dict(fits[0], params=params, seeds=list(seeds), fits=fits)
+    for key in ("fit_seconds", "eval_seconds", "eval_users_per_second", "peak_rss_mib"):
+        row[key] = float(np.mean([f[key] for f in fits]))
+    row["peak_rss_mib"] = max(f["peak_rss_mib"] for f in fits)
+    row["metrics"] = {m: float(np.mean([f["metrics"][m] for f in fits])) for m in row["metrics"]}
+    row["metrics_sd"] = {
+        m: float(np.std([f["metrics"][m] for f in fits], ddof=1)) if len(fits) > 1 else 0.0
+        for m in row["metrics"]
+    }
+    return row
 
 
 def _log_like(level: int) -> None:
@@ -278,7 +308,12 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
               "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
     for row in rows:
         values = [f"{row['metrics'].get(key, float('nan')):.4f}" for key in keys]
-        epochs = f"{row['epochs']} ({row['best_epoch']})" if row["epochs"] else "closed form"
+        if "metrics_sd" in row:
+            values = [f"{v} ± {row['metrics_sd'].get(key, float('nan')):.4f}"
+                      for v, key in zip(values, keys, strict=True)]
+        fits = row.get("fits", [row])
+        epochs = (", ".join(f"{f['epochs']} ({f['best_epoch']})" for f in fits)
+                  if row["epochs"] else "closed form")
         cells = [row["dataset"], row["label"], *values, _duration(row["fit_seconds"]), epochs,
                  f"{row['eval_users_per_second']:,.0f}", f"{row['peak_rss_mib'] / 1024:.2f} GiB"]
         if target is not None:
@@ -315,6 +350,13 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
     for row in rows:
         merged = {**preset(row["model"]), **row["params"]}
         lines.append(f"- {row['dataset']} / {row['label']}: {_params_text(merged)}")
+    seeded = sorted({tuple(r["seeds"]) for r in rows if "seeds" in r})
+    if seeded:
+        lines += ["", "Rows fitted under several training seeds ("
+                  + "; ".join(", ".join(map(str, s)) for s in seeded)
+                  + ", the split fixed) give the mean ± sample standard deviation of each "
+                  "metric, the mean fit time and eval rate, the highest peak RSS, and every "
+                  "fit's epochs."]
     lines += [
         "",
         "*fit time* is the whole `Recommender.fit` (graph build, training, validation passes, "

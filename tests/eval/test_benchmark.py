@@ -9,7 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from lgrec.cli.main import main
-from lgrec.eval.benchmark import BenchConfig, BenchDataset, load_split
+from lgrec.eval.benchmark import (
+    BenchConfig,
+    BenchDataset,
+    load_split,
+    markdown_table,
+    run_benchmark,
+)
 
 CONFIG = """
 title = "tiny"
@@ -91,3 +97,33 @@ def test_carve_out_validation_keeps_test_file_apart(tmp_path):
     assert 0 < len(valid) <= 10 * 10
     assert len(np.unique(valid.users_array)) <= 10
     assert len(held_test) == 40
+
+
+def test_seeds_repeat_a_run_and_the_table_gives_mean_and_spread(tmp_path):
+    config = tmp_path / "seeds.toml"
+    config.write_text("seeds = [1, 2]\n" + CONFIG.split("[[runs]]")[0] + """
+[[runs]]
+dataset = "ml"
+model = "mf"
+params = { epochs = 2, progress = false }
+
+[[runs]]
+dataset = "ml"
+model = "popularity"
+seeds = []
+""")
+    parsed = BenchConfig.from_toml(config)
+    rows = run_benchmark(parsed, isolate=False)
+    mf, popularity = rows
+    assert [f["params"]["seed"] for f in mf["fits"]] == [1, 2]
+    scores = [f["metrics"]["ndcg@20"] for f in mf["fits"]]
+    assert scores[0] != scores[1]  # the seed reaches the model's start and its sampler
+    assert mf["metrics"]["ndcg@20"] == pytest.approx(np.mean(scores))
+    assert mf["metrics_sd"]["ndcg@20"] == pytest.approx(np.std(scores, ddof=1))
+    assert mf["params"] == {"epochs": 2, "progress": False}
+    assert "fits" not in popularity and "metrics_sd" not in popularity
+    table = markdown_table(parsed, rows, "lgrec bench seeds.toml")
+    recalls = [f["metrics"]["recall@20"] for f in mf["fits"]]
+    assert (f"| ml | mf | {np.mean(recalls):.4f} ± {np.std(recalls, ddof=1):.4f} | "
+            f"{np.mean(scores):.4f} ± {np.std(scores, ddof=1):.4f} |") in table
+    assert "2 (2), 2 (2)" in table and "seeds (1, 2, the split fixed)" in table
