@@ -380,6 +380,21 @@ def fmt(value: float | None, digits: int | None = None) -> str:
     return f"{value:,.{decimals}f}"
 
 
+def l3_cache_mib() -> float | None:
+    """The last-level cache of CPU 0 in MiB, from sysfs (None where it is not exposed)."""
+    try:
+        text = Path("/sys/devices/system/cpu/cpu0/cache/index3/size").read_text().strip()
+    except OSError:
+        return None
+    units = {"K": 1 / 1024, "M": 1.0, "G": 1024.0}
+    return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text) / 2**20
+
+
+def node_table_mib(row: dict[str, Any], dim: int = 64) -> float:
+    """Size of one float32 vector per node (users + items): what each propagation gathers from."""
+    return (row["users"] + row["items"]) * dim * 4 / 2**20
+
+
 def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> str:
     """The BENCHMARKS.md section: what was run, the table, the exponents and the plot."""
     before, after = meta.get("load_before"), meta.get("load_after")
@@ -390,7 +405,8 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "",
         f"Command: `{meta['command']}`",
         f"Date: {meta['date']}",
-        f"Machine: {meta['machine']}",
+        f"Machine: {meta['machine']}; last-level (L3) cache "
+        + (f"{meta['l3_mib']:.0f} MiB" if meta.get("l3_mib") else "not exposed"),
         f"Load average (1 min): {load} (other jobs may share the machine; "
         f"{meta['threads']} torch threads per phase)",
         "",
@@ -412,15 +428,18 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "interaction each, the rest masked) against every item, `evaluate_ranking` with "
         f"batches of {meta['eval_batch_size']}. The embeddings are random (untrained): ranking "
         "cost does not depend on training. The propagation that makes the vectors is not "
-        "timed (it is one forward pass, in the JSON as `propagate_s`).",
+        "timed: it is the *forward pass* column (3 layers, no gradient). *Node table* is one "
+        "64-dim float32 vector per user and item, what every propagation gathers rows from "
+        "once per edge.",
         f"* **graph filter**: `GraphFilter(rank={meta['rank']}, alpha=0.3).fit_closed_form(R)` "
         "(truncated SVD) and full ranking of the same users with its `score_users` "
         "(two sparse products with all of R per batch).",
         "",
-        "| interactions | users | items | log RSS (GiB) | build (s) | build peak (GiB) "
-        "| epoch (s) | epoch peak (GiB) | LightGCN eval, users (s, users/s) "
+        "| interactions | users | items | node table (MiB) | log RSS (GiB) | build (s) "
+        "| build peak (GiB) | epoch (s) | forward pass (s) | epoch peak (GiB) "
+        "| LightGCN eval, users (s, users/s) "
         "| graph-filter fit (s) | graph-filter eval (s, users/s) | graph-filter peak (GiB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         users = "–" if r.get("eval_users") is None else f"{r['eval_users']:,}"
@@ -428,9 +447,11 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
               f"({fmt(r.get('lightgcn_eval_users_per_s'), 0)}/s)")
         gf = f"{fmt(r.get('gf_eval_s'))} ({fmt(r.get('gf_eval_users_per_s'), 0)}/s)"
         lines.append(
-            f"| {r['edges']:,} | {r['users']:,} | {r['items']:,} | {fmt(r.get('log_gib'), 2)} "
+            f"| {r['edges']:,} | {r['users']:,} | {r['items']:,} | {node_table_mib(r):,.0f} "
+            f"| {fmt(r.get('log_gib'), 2)} "
             f"| {fmt(r.get('build_s'))} | {fmt(r.get('build_peak_gib'), 2)} "
-            f"| {fmt(r.get('epoch_s'))} | {fmt(r.get('epoch_peak_gib'), 2)} | {lg} "
+            f"| {fmt(r.get('epoch_s'))} | {fmt(r.get('propagate_s'), 3)} "
+            f"| {fmt(r.get('epoch_peak_gib'), 2)} | {lg} "
             f"| {fmt(r.get('gf_fit_s'))} | {gf} | {fmt(r.get('gf_peak_gib'), 2)} |"
         )
     failures = [f"{r['edges']:,} edges, {phase}: {why}"
@@ -521,6 +542,7 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         "eval_users": args.eval_users,
         "eval_batch_size": args.eval_batch_size,
         "rank": args.rank,
+        "l3_mib": l3_cache_mib(),
     }
     clock = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -550,6 +572,7 @@ def read_rows(path: Path, args: argparse.Namespace) -> tuple[list[dict[str, Any]
         "eval_users": args.eval_users,
         "eval_batch_size": args.eval_batch_size,
         "rank": args.rank,
+        "l3_mib": l3_cache_mib(),
     }
     return data, meta
 
