@@ -422,8 +422,13 @@ def explain(model_dir: str, user: str, item: str, top: int, llm: str | None,
                    "holds just them.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
               help="Also write every row's raw figures to this JSON file.")
+@click.option("--keep-rows", "keep_file", type=click.Path(exists=True, dir_okay=False),
+              default=None,
+              help="With --only: the table's other rows come from this JSON, written by an "
+                   "earlier --json run of the same config, so one row can be rerun alone.")
 @friendly_errors
-def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str | None) -> None:
+def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str | None,
+          keep_file: str | None) -> None:
     """Run the (dataset, model, params) list in CONFIG_FILE (TOML) on its fixed splits and
     write the Markdown table (Recall, NDCG, fit time, epochs, eval users/s, peak memory) into
     a section of BENCHMARKS.md. Each run is a fresh process.
@@ -432,16 +437,31 @@ def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str
     Examples:
       lgrec bench bench/configs/gowalla.toml
       lgrec bench bench/configs/gowalla.toml --only graph-filter --out /tmp/b.md
+      lgrec bench bench/configs/ml100k.toml --only text-lightgcn \\
+          --keep-rows bench/results/ml100k.json --json bench/results/ml100k.json
     """
-    from lgrec.eval.benchmark import BenchConfig, markdown_table, run_benchmark, write_section
+    from lgrec.eval.benchmark import (
+        BenchConfig,
+        markdown_table,
+        merge_rows,
+        run_benchmark,
+        write_section,
+    )
 
     config = BenchConfig.from_toml(config_file)
+    if keep_file and not only:
+        raise ValueError("--keep-rows goes with --only (the rows to rerun)")
+    all_runs = list(config.runs)
     if only:
         config.runs = [r for r in config.runs if (r.label or r.model) in only or r.model in only]
         if not config.runs:
             raise ValueError(f"no run in {config_file} is labelled {', '.join(only)}")
     rows = run_benchmark(config)
     command = "lgrec bench " + " ".join([config_file, *(f"--only {o}" for o in only)])
+    if keep_file:
+        rows = merge_rows(all_runs, rows, json.loads(Path(keep_file).read_text()))
+        config.runs = all_runs
+        command += f" --keep-rows {keep_file}"
     table = markdown_table(config, rows, command)
     write_section(out_file, config.section, table)
     if json_file:

@@ -213,9 +213,19 @@ def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
         "best_epoch": getattr(rec, "best_epoch_", 0),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
+        "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "valid_metrics": _best_validation(rec),
         "train_interactions": len(train),
         "valid_interactions": len(valid) if valid is not None else 0,
     }
+
+
+def _best_validation(rec: Any) -> dict[str, float]:
+    """The validation metrics of the kept (best) epoch, or the closed-form model's own."""
+    for record in getattr(rec, "history_", []):
+        if record.get("epoch") == getattr(rec, "best_epoch_", None) and "metrics" in record:
+            return dict(record["metrics"])
+    return dict(getattr(rec, "metrics_", {}).get("valid", {}))
 
 
 def run_benchmark(config: BenchConfig, *, isolate: bool = True) -> list[dict[str, Any]]:
@@ -243,6 +253,27 @@ def run_benchmark(config: BenchConfig, *, isolate: bool = True) -> list[dict[str
             fits.append(row)
         rows.append(fits[0] if seeds == [] else average_fits(fits, run.params, seeds))
     return rows
+
+
+def merge_rows(runs: list[BenchRun], fresh: list[dict[str, Any]],
+               kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``runs`` in config order: a freshly run row where there is one, else the
+    kept row with the same dataset and label (rows of runs no longer configured are dropped;
+    a configured run with neither is an error)."""
+    def key(row_or_run: Any) -> tuple[str, str]:
+        if isinstance(row_or_run, BenchRun):
+            return row_or_run.dataset, row_or_run.label or row_or_run.model
+        return row_or_run["dataset"], row_or_run["label"]
+
+    fresh_rows = {key(r): r for r in fresh}
+    kept_rows = {key(r): dict(r, kept=True) for r in kept}
+    merged = []
+    for run in runs:
+        row = fresh_rows.get(key(run)) or kept_rows.get(key(run))
+        if row is None:
+            raise ValueError(f"no kept row for {key(run)[1]!r} on {key(run)[0]!r}; rerun it too")
+        merged.append(row)
+    return merged
 
 
 def average_fits(fits: list[dict[str, Any]], params: dict[str, Any],
@@ -314,7 +345,8 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
         fits = row.get("fits", [row])
         epochs = (", ".join(f"{f['epochs']} ({f['best_epoch']})" for f in fits)
                   if row["epochs"] else "closed form")
-        cells = [row["dataset"], row["label"], *values, _duration(row["fit_seconds"]), epochs,
+        label = row["label"] + (" †" if row.get("kept") else "")
+        cells = [row["dataset"], label, *values, _duration(row["fit_seconds"]), epochs,
                  f"{row['eval_users_per_second']:,.0f}", f"{row['peak_rss_mib'] / 1024:.2f} GiB"]
         if target is not None:
             if row["dataset"] == target.dataset and f"recall@{k[0]}" in row["metrics"]:
@@ -331,6 +363,11 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
             cells.append(f"{ref.recall - target.recall:+.4f} / {ref.ndcg - target.ndcg:+.4f}")
         cells += [ref.note or "", "", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
+    kept = [r for r in rows if r.get("kept")]
+    if kept:
+        lines += ["", "† kept from an earlier run of this config (`--keep-rows`): "
+                  + "; ".join(f"{r['label']} ({r.get('run_at', 'date not recorded')})"
+                              for r in kept) + "."]
     lines.append("")
     for name in sorted({r["dataset"] for r in rows}):
         mine = [r for r in rows if r["dataset"] == name and f"ndcg@{k[0]}" in r["metrics"]]

@@ -127,3 +127,26 @@ seeds = []
     assert (f"| ml | mf | {np.mean(recalls):.4f} ± {np.std(recalls, ddof=1):.4f} | "
             f"{np.mean(scores):.4f} ± {np.std(scores, ddof=1):.4f} |") in table
     assert "2 (2), 2 (2)" in table and "seeds (1, 2, the split fixed)" in table
+
+
+def test_keep_rows_reruns_one_row_and_keeps_the_others(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(CONFIG)
+    out, first = tmp_path / "BENCH.md", tmp_path / "first.json"
+    assert CliRunner().invoke(main, ["bench", str(config), "--out", str(out),
+                                     "--json", str(first)]).exit_code == 0
+    before = json.loads(first.read_text())
+    assert before[1]["valid_metrics"]["ndcg@10"] > 0  # the closed-form model's own validation
+    merged_file = tmp_path / "merged.json"
+    result = CliRunner().invoke(main, ["bench", str(config), "--out", str(out), "--only", "gf",
+                                       "--keep-rows", str(first), "--json", str(merged_file)])
+    assert result.exit_code == 0, result.output
+    merged = json.loads(merged_file.read_text())
+    assert [r["label"] for r in merged] == ["popularity", "gf"]
+    assert merged[0] == {**before[0], "kept": True}
+    assert "kept" not in merged[1]
+    text = out.read_text()
+    assert "| ml | popularity † |" in text and "| ml | gf |" in text
+    assert "--keep-rows" in text and "† kept from an earlier run" in text
+    alone = CliRunner().invoke(main, ["bench", str(config), "--keep-rows", str(first)])
+    assert alone.exit_code == 2 and "goes with --only" in alone.output
