@@ -59,9 +59,8 @@ TEMPLATE = "{movie_title} ({release_year}). Genres: {class}"
 # LightFM on the same validation items: 0.4340, text only: 0.2869.
 TEXT_LIGHTGCN_EPOCHS = 10
 TEXT_LIGHTGCN = dict(item_template=TEMPLATE, loss="infonce", negatives=16, lr=0.002,
-                     temperature=0.15, reg=0.0, fusion="none", text_weight=1.0, layers=2, cold_own_weight=0.5,
-                     seed=SEED,
-                     progress=False, threads=2)
+                     temperature=0.15, reg=0.0, fusion="none", text_weight=1.0, layers=2,
+                     cold_own_weight=0.5, seed=SEED, progress=False, threads=2)
 LIGHTFM = dict(no_components=64, loss="warp", learning_rate=0.05, random_state=SEED)
 LIGHTFM_EPOCHS = 30
 

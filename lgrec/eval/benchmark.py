@@ -281,7 +281,7 @@ def average_fits(fits: list[dict[str, Any]], params: dict[str, Any],
     """One row from fits of the same run under several seeds: means, with the metrics'
     sample standard deviations and every fit kept under ``fits``."""
     row = dict(fits[0], params=params, seeds=list(seeds), fits=fits)
-    for key in ("fit_seconds", "eval_seconds", "eval_users_per_second", "peak_rss_mib"):
+    for key in ("fit_seconds", "eval_seconds", "eval_users_per_second"):
         row[key] = float(np.mean([f[key] for f in fits]))
     row["peak_rss_mib"] = max(f["peak_rss_mib"] for f in fits)
     row["metrics"] = {m: float(np.mean([f["metrics"][m] for f in fits])) for m in row["metrics"]}

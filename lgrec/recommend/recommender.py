@@ -405,8 +405,8 @@ class Recommender:
             layer0 = self.model_.project_items(text)
         vectors = place_cold_items(
             layer0, text, self.model_.item_text, self.item_vectors_[: self.model_.n_items],
-            neighbours=self.text_params_.get("cold_neighbours", TEXT_PARAMS["cold_neighbours"]),
-            own_weight=self.text_params_.get("cold_own_weight", TEXT_PARAMS["cold_own_weight"]),
+            neighbours=self.text_params_["cold_neighbours"],
+            own_weight=self.text_params_["cold_own_weight"],
         )
         self.item_ids_ = self.item_ids_.extended(fresh)
         self.item_vectors_ = torch.cat([self.item_vectors_, vectors])
@@ -545,7 +545,8 @@ class Recommender:
         artifact = read_artifact(directory)
         config = artifact["config"]
         train_config = TrainConfig.from_dict(config["train_config"])
-        text_params = config.get("text", dict(TEXT_PARAMS))
+        # Defaults first: a model saved before an option existed loads with its default.
+        text_params = {**TEXT_PARAMS, **config.get("text", {})}
         rec = cls(config["model"], config=train_config, **config["model_params"], **text_params)
         model = create_model(config["model"], config.get("model_users", config["n_users"]),
                              config.get("model_items", config["n_items"]),
