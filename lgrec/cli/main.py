@@ -426,9 +426,13 @@ def explain(model_dir: str, user: str, item: str, top: int, llm: str | None,
               default=None,
               help="With --only: the table's other rows come from this JSON, written by an "
                    "earlier --json run of the same config, so one row can be rerun alone.")
+@click.option("--from-json", "from_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="Run nothing: write the table from rows saved by earlier --json runs of this "
+                   "config (repeatable; e.g. rows run one at a time on another machine).")
 @friendly_errors
 def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str | None,
-          keep_file: str | None) -> None:
+          keep_file: str | None, from_files: tuple[str, ...]) -> None:
     """Run the (dataset, model, params) list in CONFIG_FILE (TOML) on its fixed splits and
     write the Markdown table (Recall, NDCG, fit time, epochs, eval users/s, peak memory) into
     a section of BENCHMARKS.md. Each run is a fresh process.
@@ -449,6 +453,15 @@ def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str
     )
 
     config = BenchConfig.from_toml(config_file)
+    if from_files:
+        saved = [row for f in from_files for row in json.loads(Path(f).read_text())]
+        present = {(r["dataset"], r["label"]) for r in saved}
+        config.runs = [r for r in config.runs if (r.dataset, r.label or r.model) in present]
+        rows = merge_rows(config.runs, saved, [])
+        command = "lgrec bench " + " ".join([config_file, *(f"--from-json {f}" for f in from_files)])
+        write_section(out_file, config.section, markdown_table(config, rows, command))
+        click.echo(markdown_table(config, rows, command))
+        return
     if keep_file and not only:
         raise ValueError("--keep-rows goes with --only (the rows to rerun)")
     all_runs = list(config.runs)

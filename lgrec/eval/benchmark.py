@@ -213,7 +213,11 @@ def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
         "best_epoch": getattr(rec, "best_epoch_", 0),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
+        "device": str(params.get("device", "cpu")),
+        "peak_gpu_mib": (torch.cuda.max_memory_allocated() / 2**20
+                         if torch.cuda.is_available() else None),
         "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine_description(),
         "valid_metrics": _best_validation(rec),
         "train_interactions": len(train),
         "valid_interactions": len(valid) if valid is not None else 0,
@@ -313,8 +317,8 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
         f"## {config.title}",
         "",
         f"Command: `{command}`  ",
-        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
-        f"Machine: {machine_description()}",
+        f"Run: {_run_dates(rows)}  ",
+        f"Machine: {_machines(rows)}",
         "",
     ]
     for spec in config.datasets:
@@ -347,7 +351,7 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
                   if row["epochs"] else "closed form")
         label = row["label"] + (" †" if row.get("kept") else "")
         cells = [row["dataset"], label, *values, _duration(row["fit_seconds"]), epochs,
-                 f"{row['eval_users_per_second']:,.0f}", f"{row['peak_rss_mib'] / 1024:.2f} GiB"]
+                 f"{row['eval_users_per_second']:,.0f}", _memory(row)]
         if target is not None:
             if row["dataset"] == target.dataset and f"recall@{k[0]}" in row["metrics"]:
                 cells.insert(2 + len(heads),
@@ -399,11 +403,34 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
         "*fit time* is the whole `Recommender.fit` (graph build, training, validation passes, "
         "final vectors); *eval users/s* is full-ranking test evaluation (score every item, mask "
         "training items, partial sort) divided over test users; *peak RSS* is the run's own "
-        "process (each run is a fresh process).",
+        "process (each run is a fresh process), with the peak GPU memory torch allocated in "
+        "brackets for a run on CUDA.",
     ]
     if config.notes:
         lines += ["", config.notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def _run_dates(rows: list[dict[str, Any]]) -> str:
+    """When the rows were run, from their own stamps (now, for rows without one)."""
+    stamps = sorted(r["run_at"] for r in rows if r.get("run_at"))
+    if not stamps:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return stamps[0] if stamps[0] == stamps[-1] else f"{stamps[0]} to {stamps[-1]}"
+
+
+def _machines(rows: list[dict[str, Any]]) -> str:
+    """The machine(s) the rows were run on, as they recorded it (this one if they did not)."""
+    machines = list(dict.fromkeys(row.get("machine") or machine_description() for row in rows))
+    return "; ".join(machines) if machines else machine_description()
+
+
+def _memory(row: dict[str, Any]) -> str:
+    """Peak RSS, and the peak of GPU memory allocated by torch for a run on CUDA."""
+    text = f"{row['peak_rss_mib'] / 1024:.2f} GiB"
+    if str(row.get("device", "cpu")).startswith("cuda") and row.get("peak_gpu_mib") is not None:
+        text += f" (GPU {row['peak_gpu_mib'] / 1024:.2f} GiB)"
+    return text
 
 
 def _duration(seconds: float) -> str:

@@ -240,14 +240,29 @@ class Recommender:
         k: Sequence[int],
         metrics: Sequence[str],
     ) -> dict[str, float]:
-        evaluation = evaluate_ranking(
-            self._scorer(),
-            truth,
-            exclude=exclude,
-            k=k,
-            metrics=metrics,
-        )
+        device = self._evaluation_device()
+        model = self.model_.to(device)
+        users, items = self.user_vectors_.to(device), self.item_vectors_.to(device)
+        try:
+            evaluation = evaluate_ranking(
+                lambda rows: model.score_users(rows, users, items),
+                truth,
+                exclude=exclude,
+                k=k,
+                metrics=metrics,
+                device=device,
+            )
+        finally:
+            self.model_.to("cpu")  # serving and saving read the CPU copy
         return evaluation.metrics
+
+    def _evaluation_device(self) -> torch.device:
+        """The training device when it is a GPU that this machine has, else the CPU: a model
+        trained on CUDA is evaluated there, one loaded on a CPU-only machine here."""
+        config = getattr(self, "train_config_", None)
+        if config is not None and config.device.startswith("cuda") and torch.cuda.is_available():
+            return torch.device(config.device)
+        return torch.device("cpu")
 
     def _matrix(self, data: Dataset) -> sp.csr_matrix:
         """``data``'s interactions as a users x items matrix in this model's index space."""
