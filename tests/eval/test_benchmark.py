@@ -150,3 +150,27 @@ def test_keep_rows_reruns_one_row_and_keeps_the_others(tmp_path):
     assert "--keep-rows" in text and "† kept from an earlier run" in text
     alone = CliRunner().invoke(main, ["bench", str(config), "--keep-rows", str(first)])
     assert alone.exit_code == 2 and "goes with --only" in alone.output
+
+
+def test_from_json_writes_the_table_from_rows_run_elsewhere_one_at_a_time(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(CONFIG)
+    parts = []
+    for label in ("gf", "popularity"):
+        part = tmp_path / f"{label}.json"
+        result = CliRunner().invoke(main, ["bench", str(config), "--only", label, "--out",
+                                           str(tmp_path / "scratch.md"), "--json", str(part)])
+        assert result.exit_code == 0, result.output
+        parts.append(part)
+    rows = json.loads(parts[0].read_text())
+    rows[0]["machine"] = "a lent box, GPU Example 9000"
+    parts[0].write_text(json.dumps(rows))
+    out = tmp_path / "BENCH.md"
+    result = CliRunner().invoke(main, ["bench", str(config), "--out", str(out),
+                                       "--from-json", str(parts[0]), "--from-json", str(parts[1])])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    # Config order, not file order; the machine is the one each row recorded.
+    assert text.index("| ml | popularity |") < text.index("| ml | gf |")
+    assert "a lent box, GPU Example 9000" in text
+    assert f"{rows[0]['metrics']['ndcg@20']:.4f}" in text
