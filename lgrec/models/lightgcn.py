@@ -14,6 +14,11 @@ perturbed, ``E^(k) <- E^(k) + eps * sign(E^(k)) * normalize(U(0,1))``, and an In
 with weight ``cl_weight`` pulls each batch node's final vector towards its own layer-``cl_layer``
 vector and away from the other nodes' (temperature ``cl_temperature``). This spreads the
 embeddings more uniformly and is known to speed up convergence; it costs no extra propagation.
+
+Optional cosine scores (``normalize=True``): the final vectors are L2-normalised, so scores are
+cosines, as in sampled-softmax studies of LightGCN (Wu et al., "On the Effectiveness of Sampled
+Softmax Loss for Item Recommendation", TOIS 2024). With the InfoNCE loss this bounds the logits
+by ``1/temperature``, so vector norms cannot grow to overfit popular items.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class LightGCN(EmbeddingModel):
         noise_eps: float = 0.1,
         cl_temperature: float = 0.2,
         cl_layer: int = 1,
+        normalize: bool = False,
     ) -> None:
         super().__init__(n_users, n_items, dim=dim, init_std=init_std, init=init)
         if cl_weight > 0 and not 1 <= cl_layer <= layers:
@@ -61,19 +67,20 @@ class LightGCN(EmbeddingModel):
         self.noise_eps = noise_eps
         self.cl_temperature = cl_temperature
         self.cl_layer = cl_layer
+        self.normalize = normalize
         self._views: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "layers": self.layers, "cl_weight": self.cl_weight,
                 "noise_eps": self.noise_eps, "cl_temperature": self.cl_temperature,
-                "cl_layer": self.cl_layer}
+                "cl_layer": self.cl_layer, "normalize": self.normalize}
 
     def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         contrast = self.training and self.cl_weight > 0
         if not contrast:
             self._views = None
-            out = propagate(graph.adjacency, x, self.layers)
+            out = self._output(propagate(graph.adjacency, x, self.layers))
             return out[: self.n_users], out[self.n_users :]
         total, view = x, x
         for layer in range(1, self.layers + 1):
@@ -82,9 +89,12 @@ class LightGCN(EmbeddingModel):
             if layer == self.cl_layer:
                 view = x
             total = total + x
-        out = total / (self.layers + 1)
+        out = self._output(total / (self.layers + 1))
         self._views = (out, view)
         return out[: self.n_users], out[self.n_users :]
+
+    def _output(self, vectors: torch.Tensor) -> torch.Tensor:
+        return F.normalize(vectors, dim=1) if self.normalize else vectors
 
     def auxiliary_loss(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         if self._views is None:

@@ -10,7 +10,14 @@ and item profiles aligned with collaborative vectors). Layer 0 is
     e_u^(0) = mean_{i in N(u)} e_i^(0) [+ MLP_user(t_u)]  (user text t_u when given)
 
 then ``E^(k+1) = Â E^(k)`` and ``E = mean_k E^(k)`` as in LightGCN, and the final vectors are
-L2-normalised so that scores are cosines. Items the graph has never seen get
+L2-normalised so that scores are cosines.
+
+Text neighbours (``text_neighbours`` = k > 0): the items' language vectors also define an
+item-item graph ``S`` (each item linked to its k most similar texts by cosine, symmetrised,
+``D^-1/2 S D^-1/2``), fixed before training, and each item's final vector gets
+``S e^(0)`` added: items are smoothed over what their texts say as well as over who
+interacted with them, as in FREEDOM (Zhou and Shen, "A Tale of Two Graphs: Freezing and
+Denoising Graph Structures for Multimodal Recommendation", MM 2023). Items the graph has never seen get
 ``normalize(MLP_item(t))``: they are recommendable from their text alone, and a request in
 natural language is mapped into the same space by the same projection.
 
@@ -26,11 +33,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lgrec.graph import Graph
+from lgrec.graph import Graph, normalize_bipartite, symmetric_spmm, to_torch_sparse
 from lgrec.models.base import Model
 from lgrec.models.lightgcn import propagate
 
@@ -47,11 +56,14 @@ class TextLightGCN(Model):
     ``item_text`` (n_items x text_dim) and ``user_text`` (n_users x text_dim, optional) are the
     encoder's vectors, stored as buffers so the saved model carries them. ``fusion="add"`` adds a
     free ID vector per item (zero at the start, so text leads); ``"none"`` uses text alone.
-    ``user_embeddings`` adds a free ID vector per user the same way.
+    ``user_embeddings`` adds a free ID vector per user the same way; ``id_init_std`` is the
+    standard deviation those ID vectors start from (0: text leads). ``text_neighbours`` is the k
+    of the item text graph (0: none).
     """
 
     name = "text-lightgcn"
     needs_text = True
+    normalize = True  # scores are cosines; folded-in and cold vectors are normalised too
 
     def __init__(
         self,
@@ -69,6 +81,8 @@ class TextLightGCN(Model):
         user_embeddings: bool = False,
         text_weight: float = 0.0,
         text_temperature: float = 0.15,
+        id_init_std: float = 0.0,
+        text_neighbours: int = 0,
     ) -> None:
         super().__init__(n_users, n_items)
         if fusion not in FUSIONS:
@@ -90,17 +104,20 @@ class TextLightGCN(Model):
                 user_text.float() if user_text is not None else torch.zeros(n_users, text_dim),
             )
             self.user_projection = _mlp(text_dim, hidden, dim)
+        self.id_init_std = id_init_std
+        self.text_neighbours = text_neighbours
+        self._item_graph: torch.Tensor | None = None
         if fusion == "add":
             self.item_embedding = nn.Embedding(n_items, dim)
-            nn.init.zeros_(self.item_embedding.weight)
+            nn.init.normal_(self.item_embedding.weight, std=id_init_std)
         self.text_weight, self.text_temperature = text_weight, text_temperature
         self._users: torch.Tensor | None = None  # final user vectors of the last training pass
         self.user_embeddings = user_embeddings
         if user_embeddings:
             # Free per-user vectors added to the mean of the user's items, zero at the start
-            # so that the text-derived mean leads; folded-in users have none (zero).
+            # by default so that the text-derived mean leads; folded-in users have none (zero).
             self.user_embedding = nn.Embedding(n_users, dim)
-            nn.init.zeros_(self.user_embedding.weight)
+            nn.init.normal_(self.user_embedding.weight, std=id_init_std)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -113,6 +130,8 @@ class TextLightGCN(Model):
             "user_embeddings": self.user_embeddings,
             "text_weight": self.text_weight,
             "text_temperature": self.text_temperature,
+            "id_init_std": self.id_init_std,
+            "text_neighbours": self.text_neighbours,
         }
 
     # ------------------------------------------------------------------ layer 0
@@ -143,9 +162,38 @@ class TextLightGCN(Model):
 
     # ------------------------------------------------------------------ protocol
     def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
-        out = F.normalize(propagate(graph.adjacency, self.layer0(graph), self.layers), dim=1)
+        layer0 = self.layer0(graph)
+        out = propagate(graph.adjacency, layer0, self.layers)
+        if self.text_neighbours:
+            items = layer0[self.n_users :]
+            out = torch.cat([out[: self.n_users],
+                             out[self.n_users :] + symmetric_spmm(self.item_graph(), items)])
+        out = F.normalize(out, dim=1)
         self._users = out[: self.n_users] if self.training and self.text_weight else None
         return out[: self.n_users], out[self.n_users :]
+
+    def item_graph(self) -> torch.Tensor:
+        """The items' text k-nearest-neighbour graph (cosine of their language vectors, each
+        item linked to its ``text_neighbours`` closest, symmetrised and normalised
+        ``D^-1/2 S D^-1/2``), built once from the stored text vectors; as in FREEDOM (Zhou and
+        Shen, MM 2023), items are smoothed over it in addition to the interaction graph."""
+        device = self.item_text.device
+        if self._item_graph is None or self._item_graph.device != device:
+            text = F.normalize(self.item_text.detach().cpu(), dim=1)
+            k = min(self.text_neighbours, self.n_items - 1)
+            columns = []
+            for start in range(0, self.n_items, 4096):
+                similarity = text[start : start + 4096] @ text.t()
+                rows = torch.arange(similarity.shape[0])
+                similarity[rows, rows + start] = -torch.inf  # not its own neighbour
+                columns.append(similarity.topk(k, dim=1).indices)
+            cols = torch.cat(columns).reshape(-1).numpy()
+            rows = np.repeat(np.arange(self.n_items), k)
+            knn = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                                shape=(self.n_items, self.n_items))
+            knn = knn.maximum(knn.T)  # symmetric, an edge found from both ends counted once
+            self._item_graph = to_torch_sparse(normalize_bipartite(knn.tocsr(), "sym"), device)
+        return self._item_graph
 
     def auxiliary_loss(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         if self._users is None:

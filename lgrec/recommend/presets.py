@@ -20,7 +20,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "graph-filter": {"rank": 32, "alpha": 1.5},
     "text-lightgcn": {"dim": 64, "layers": 3, "user_embeddings": True, "loss": "infonce",
                       "negatives": 64, "temperature": 0.15, "lr": 0.001, "reg": 0.0,
-                      "batch_size": 2048, "patience": 10},
+                      "batch_size": 2048, "patience": 10, "text_neighbours": 10},
 }
 
 

@@ -1,4 +1,5 @@
-"""LightGCN: propagation by hand on a tiny graph, the XSimGCL noise contrast, spectral start."""
+"""LightGCN: propagation by hand on a tiny graph, cosine output, the XSimGCL noise contrast,
+spectral start."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ def test_forward_is_the_mean_of_propagated_layers():
     expected = (x.numpy() + x1 + A_hat @ x1) / 3
     users, items = model(graph)
     np.testing.assert_allclose(torch.cat([users, items]).detach().numpy(), expected, atol=1e-5)
+
+
+def test_cosine_option_normalises_the_propagated_vectors():
+    graph = Graph.from_csr(R)
+    torch.manual_seed(0)
+    plain = LightGCN(3, 4, dim=5, layers=2).eval()
+    cosine = LightGCN(3, 4, dim=5, layers=2, normalize=True).eval()
+    cosine.load_state_dict(plain.state_dict())
+    for raw, unit in zip(plain(graph), cosine(graph), strict=True):
+        expected = raw / raw.norm(dim=1, keepdim=True)
+        np.testing.assert_allclose(unit.detach().numpy(), expected.detach().numpy(), atol=1e-6)
+    assert cosine.params()["normalize"] is True
 
 
 def test_noise_contrast_only_while_training():

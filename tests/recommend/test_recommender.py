@@ -91,3 +91,15 @@ def test_popularity_recommends_the_most_frequent(ml100k_split):
     top = train.item_ids.to_external(np.argsort(-counts, kind="stable")[:3]).tolist()
     unseen_user = rec.recommend("1", k=50, exclude_seen=False)
     assert [e.item for e in unseen_user[:3]] == top
+
+
+def test_a_model_trained_on_a_gpu_evaluates_on_the_cpu_where_there_is_none(ml100k_split):
+    import torch
+
+    train, valid, test = ml100k_split
+    rec = Recommender("popularity").fit(train, valid=valid)
+    on_cpu = rec.evaluate(test, k=[10])
+    rec.train_config_.device = "cuda"  # as saved by a fit on a GPU machine
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert rec._evaluation_device().type == expected
+    assert rec.evaluate(test, k=[10]) == pytest.approx(on_cpu, abs=2e-3)
