@@ -24,6 +24,11 @@ from lgrec.train.sampling import UniformSampler
 
 log = logging.getLogger(__name__)
 
+DENSE_SCORES_PER_NEGATIVE = 64
+"""Per-user negatives are scored through the full batch x items score matrix when the
+catalogue has at most this many items per sampled negative (same scores, cheaper on small
+catalogues)."""
+
 
 class Trainer:
     """Fits a trainable :class:`Model` on a :class:`Graph` with pairwise sampled batches.
@@ -112,10 +117,16 @@ class Trainer:
                     q, mask = self._shared_negatives(sampler, u, shared_rng)
                     neg_scores = (eu @ item_vectors[q].t()).masked_fill(mask, -torch.inf)
                     q = q[None, :]
+                elif item_vectors.shape[0] <= DENSE_SCORES_PER_NEGATIVE * q.shape[1]:
+                    # Small catalogue: scoring every item and picking the negatives' columns
+                    # is one matrix product, far cheaper than gathering (and, backwards,
+                    # scatter-adding) a batch x negatives x dim block of item vectors.
+                    neg_scores = (eu @ item_vectors.t()).gather(1, q)
                 else:
                     neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
                 loss = loss_fn(pos_scores, neg_scores, cfg.temperature)
-                loss = loss + cfg.reg * model.regularization(u, p, q)
+                if cfg.reg:  # the penalty's lookups cost as much as the loss itself
+                    loss = loss + cfg.reg * model.regularization(u, p, q)
                 loss = loss + model.auxiliary_loss(u, p)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

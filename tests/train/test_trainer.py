@@ -46,3 +46,15 @@ def test_early_stopping_keeps_the_best_model(ml100k_split):
     best = max(r["metrics"]["ndcg@10"] for r in trainer.history_)
     assert trainer.best_score_ == best
     assert trainer.epochs_ - trainer.best_epoch_ <= 2
+
+
+def test_dense_and_gathered_negative_scores_train_the_same_model(ml100k_split, monkeypatch):
+    from lgrec.train import trainer as trainer_module
+
+    options = dict(loss="infonce", negatives=8, temperature=0.2)
+    monkeypatch.setattr(trainer_module, "DENSE_SCORES_PER_NEGATIVE", 10**9)
+    dense, _ = train(ml100k_split, 2, **options)
+    monkeypatch.setattr(trainer_module, "DENSE_SCORES_PER_NEGATIVE", 0)
+    gathered, _ = train(ml100k_split, 2, **options)
+    for name, value in dense.state_dict().items():
+        assert torch.allclose(value, gathered.state_dict()[name], atol=1e-4), name
