@@ -459,22 +459,21 @@ def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str
         config.runs = [r for r in config.runs if (r.dataset, r.label or r.model) in present]
         rows = merge_rows(config.runs, saved, [])
         command = "lgrec bench " + " ".join([config_file, *(f"--from-json {f}" for f in from_files)])
-        write_section(out_file, config.section, markdown_table(config, rows, command))
-        click.echo(markdown_table(config, rows, command))
-        return
-    if keep_file and not only:
-        raise ValueError("--keep-rows goes with --only (the rows to rerun)")
-    all_runs = list(config.runs)
-    if only:
-        config.runs = [r for r in config.runs if (r.label or r.model) in only or r.model in only]
-        if not config.runs:
-            raise ValueError(f"no run in {config_file} is labelled {', '.join(only)}")
-    rows = run_benchmark(config)
-    command = "lgrec bench " + " ".join([config_file, *(f"--only {o}" for o in only)])
-    if keep_file:
-        rows = merge_rows(all_runs, rows, json.loads(Path(keep_file).read_text()))
-        config.runs = all_runs
-        command += f" --keep-rows {keep_file}"
+    else:
+        if keep_file and not only:
+            raise ValueError("--keep-rows goes with --only (the rows to rerun)")
+        all_runs = list(config.runs)
+        if only:
+            config.runs = [r for r in config.runs
+                           if (r.label or r.model) in only or r.model in only]
+            if not config.runs:
+                raise ValueError(f"no run in {config_file} is labelled {', '.join(only)}")
+        rows = run_benchmark(config)
+        command = "lgrec bench " + " ".join([config_file, *(f"--only {o}" for o in only)])
+        if keep_file:
+            rows = merge_rows(all_runs, rows, json.loads(Path(keep_file).read_text()))
+            config.runs = all_runs
+            command += f" --keep-rows {keep_file}"
     table = markdown_table(config, rows, command)
     write_section(out_file, config.section, table)
     if json_file:

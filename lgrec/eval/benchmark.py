@@ -421,8 +421,9 @@ def _run_dates(rows: list[dict[str, Any]]) -> str:
 
 def _machines(rows: list[dict[str, Any]]) -> str:
     """The machine(s) the rows were run on, as they recorded it (this one if they did not)."""
-    machines = list(dict.fromkeys(row.get("machine") or machine_description() for row in rows))
-    return "; ".join(machines) if machines else machine_description()
+    recorded = [row.get("machine") for row in rows]
+    here = machine_description() if not all(recorded) or not rows else None
+    return "; ".join(dict.fromkeys(machine or here for machine in recorded) or [here])
 
 
 def _memory(row: dict[str, Any]) -> str:

@@ -10,16 +10,16 @@ and item profiles aligned with collaborative vectors). Layer 0 is
     e_u^(0) = mean_{i in N(u)} e_i^(0) [+ MLP_user(t_u)]  (user text t_u when given)
 
 then ``E^(k+1) = Â E^(k)`` and ``E = mean_k E^(k)`` as in LightGCN, and the final vectors are
-L2-normalised so that scores are cosines.
+L2-normalised so that scores are cosines. Items the graph has never seen get
+``normalize(MLP_item(t))``: they are recommendable from their text alone, and a request in
+natural language is mapped into the same space by the same projection.
 
 Text neighbours (``text_neighbours`` = k > 0): the items' language vectors also define an
 item-item graph ``S`` (each item linked to its k most similar texts by cosine, symmetrised,
 ``D^-1/2 S D^-1/2``), fixed before training, and each item's final vector gets
 ``S e^(0)`` added: items are smoothed over what their texts say as well as over who
 interacted with them, as in FREEDOM (Zhou and Shen, "A Tale of Two Graphs: Freezing and
-Denoising Graph Structures for Multimodal Recommendation", MM 2023). Items the graph has never seen get
-``normalize(MLP_item(t))``: they are recommendable from their text alone, and a request in
-natural language is mapped into the same space by the same projection.
+Denoising Graph Structures for Multimodal Recommendation", MM 2023).
 
 Cold-start alignment (``text_weight`` > 0): warm items are scored by propagated vectors that
 also carry their ID vectors, cold ones by the text projection alone, so nothing in the ranking

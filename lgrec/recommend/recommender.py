@@ -241,11 +241,10 @@ class Recommender:
         metrics: Sequence[str],
     ) -> dict[str, float]:
         device = self._evaluation_device()
-        model = self.model_.to(device)
-        users, items = self.user_vectors_.to(device), self.item_vectors_.to(device)
+        self.model_.to(device)
         try:
             evaluation = evaluate_ranking(
-                lambda rows: model.score_users(rows, users, items),
+                self._scorer(device),
                 truth,
                 exclude=exclude,
                 k=k,
@@ -589,11 +588,13 @@ class Recommender:
         rec.epochs_ = config.get("epochs", 0)
         return rec
 
-    def _scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+    def _scorer(self, device: torch.device | str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
         """Scores of a batch of user rows against all items: the model's own
         :meth:`~lgrec.models.Model.score_users` (a dot product of the stored vectors unless the
-        model scores otherwise, like the graph filter)."""
-        model, users, items = self.model_, self.user_vectors_, self.item_vectors_
+        model scores otherwise, like the graph filter), with the vectors on ``device`` (the
+        model must already be there)."""
+        model = self.model_
+        users, items = self.user_vectors_.to(device), self.item_vectors_.to(device)
         return lambda rows: model.score_users(rows, users, items)
 
     def _check_fitted(self) -> None:
