@@ -219,9 +219,19 @@ def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
         "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine_description(),
         "valid_metrics": _best_validation(rec),
+        "valid_curve": _validation_curve(rec),
         "train_interactions": len(train),
         "valid_interactions": len(valid) if valid is not None else 0,
     }
+
+
+def _validation_curve(rec: Any, keep: tuple[str, ...] = ("ndcg@10", "ndcg@20", "recall@20")
+                      ) -> list[dict[str, float]]:
+    """Per validation: epoch, seconds since training began and a few metrics (what a time
+    budget and a stopping rule are judged by)."""
+    return [{"epoch": r["epoch"], "elapsed_s": round(r["elapsed_s"], 1),
+             **{m: r["metrics"][m] for m in keep if m in r["metrics"]}}
+            for r in getattr(rec, "history_", []) if "metrics" in r]
 
 
 def _best_validation(rec: Any) -> dict[str, float]:

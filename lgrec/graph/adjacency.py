@@ -61,15 +61,26 @@ def normalize_bipartite(R: sp.csr_matrix, kind: str = "sym") -> sp.csr_matrix:
 
 
 def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
-    """The symmetric ``(n_users + n_items)`` square adjacency ``[[0, R], [R^T, 0]]`` as CSR."""
+    """The symmetric ``(n_users + n_items)`` square adjacency ``[[0, R], [R^T, 0]]`` as CSR.
+
+    Laid out directly: the user rows are ``R``'s rows with item columns shifted by
+    ``n_users``, the item rows are ``R^T``'s (one counting-sort transpose), so no
+    ``2 * nnz`` coordinate list is sorted.
+    """
+    R_hat = R_hat.tocsr()
     n_users, n_items = R_hat.shape
-    coo = R_hat.tocoo()
-    dtype = _index_dtype(n_users + n_items + 2 * coo.nnz)
-    row = np.concatenate([coo.row.astype(dtype), coo.col.astype(dtype) + n_users])
-    col = np.concatenate([coo.col.astype(dtype) + n_users, coo.row.astype(dtype)])
-    data = np.concatenate([coo.data, coo.data])
+    nnz = R_hat.nnz
+    dtype = _index_dtype(n_users + n_items + 2 * nnz)
+    transposed = R_hat.T.tocsr()  # csc -> csr of the transpose: a counting sort by item
+    indptr = np.empty(n_users + n_items + 1, dtype=dtype)
+    indptr[: n_users + 1] = R_hat.indptr
+    indptr[n_users + 1 :] = transposed.indptr[1:].astype(dtype, copy=False) + nnz
+    indices = np.empty(2 * nnz, dtype=dtype)
+    np.add(R_hat.indices, n_users, out=indices[:nnz], casting="unsafe")
+    indices[nnz:] = transposed.indices
+    data = np.concatenate([R_hat.data, transposed.data])
     n = n_users + n_items
-    return sp.csr_matrix((data, (row, col)), shape=(n, n))
+    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
 
 
 def to_torch_sparse(matrix: sp.spmatrix, device: str | torch.device = "cpu") -> torch.Tensor:

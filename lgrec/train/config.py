@@ -13,13 +13,16 @@ class TrainConfig:
     epochs: int = 300
     """Upper bound on passes over the training interactions."""
     batch_size: int = 2048
-    """(user, positive, negative) triples per gradient step."""
+    """(user, positive, negatives) triples per gradient step; users per step for the
+    ``softmax`` loss."""
     lr: float = 0.005
     """Adam learning rate."""
     reg: float = 1e-4
     """Weight of the L2 penalty on the layer-0 embeddings a batch touches."""
     loss: str = "bpr"
-    """Training loss: ``bpr``, ``infonce`` (sampled softmax) or ``bce``."""
+    """Training loss: ``bpr``, ``infonce`` (sampled softmax), ``bce``, or ``softmax``: the full
+    softmax of each user's positives over every item, with batches of users and no negative
+    sampling (an epoch costs users x items scores, computed a block at a time)."""
     negatives: int = 1
     """Negative items sampled per positive (InfoNCE wants several)."""
     shared_negatives: bool = False
@@ -27,11 +30,17 @@ class TrainConfig:
     one matrix product instead of a gather per user, far faster for many negatives. A user's
     own positives among them are masked out."""
     temperature: float = 0.2
-    """Softmax temperature of the InfoNCE loss."""
+    """Softmax temperature of the ``infonce`` and ``softmax`` losses."""
     eval_every: int = 1
     """Validate every this many epochs (when a validation set is given)."""
     patience: int = 10
     """Stop after this many validations without improvement of ``metric``."""
+    lr_decay_patience: int = 0
+    """Multiply the learning rate by ``lr_decay`` after this many validations in a row without
+    improvement (and again after as many more); 0 keeps it constant. Lower than ``patience``
+    to settle into a plateau before stopping."""
+    lr_decay: float = 0.5
+    """Factor applied to the learning rate on a plateau (see ``lr_decay_patience``)."""
     metric: str = "ndcg@10"
     """Validation metric for early stopping and best-model selection."""
     eval_k: tuple[int, ...] = (10, 20)

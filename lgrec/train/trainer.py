@@ -19,7 +19,7 @@ from lgrec.graph import Graph
 from lgrec.models.base import Model
 from lgrec.train.checkpoint import load_checkpoint, save_checkpoint
 from lgrec.train.config import TrainConfig
-from lgrec.train.losses import LOSSES
+from lgrec.train.losses import LOSSES, full_softmax_loss
 from lgrec.train.sampling import UniformSampler
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,18 @@ catalogue has at most this many items per sampled negative (same scores, cheaper
 catalogues)."""
 
 
+FULL_SOFTMAX = "softmax"
+"""The loss name of full-softmax training, whose batches are users rather than triples."""
+
+
 class Trainer:
-    """Fits a trainable :class:`Model` on a :class:`Graph` with pairwise sampled batches.
+    """Fits a trainable :class:`Model` on a :class:`Graph`: with sampled (user, positive,
+    negatives) batches for the pairwise losses, or with batches of users scored against every
+    item for the full-softmax loss (``loss="softmax"``).
 
     ``history_`` after :meth:`fit` lists one record per validation:
     ``{"epoch", "elapsed_s", "loss", "metrics"}``; ``best_epoch_`` and ``best_score_`` name the
-    model that was kept.
+    model that was kept; ``lr_`` is the learning rate at the end (after any plateau decay).
     """
 
     def __init__(self, config: TrainConfig | None = None) -> None:
@@ -49,9 +55,10 @@ class Trainer:
     ) -> Trainer:
         """Train ``model`` in place; ``valid`` is the users x items validation matrix."""
         cfg = self.config
-        if cfg.loss not in LOSSES:
-            raise ValueError(f"unknown loss {cfg.loss!r}; available: {', '.join(LOSSES)}")
-        loss_fn = LOSSES[cfg.loss]
+        if cfg.loss not in LOSSES and cfg.loss != FULL_SOFTMAX:
+            raise ValueError(f"unknown loss {cfg.loss!r}; available: "
+                             f"{', '.join([*LOSSES, FULL_SOFTMAX])}")
+        loss_fn = LOSSES.get(cfg.loss)
         metric_name = cfg.metric.lower()
         parse_metric(metric_name)
         eval_k = sorted(set(cfg.eval_k) | {parse_metric(metric_name)[1]})
@@ -87,8 +94,6 @@ class Trainer:
             if load_checkpoint(checkpoints, "best", best_model, None, device) is not None:
                 best_weights = best_model.state_dict()
 
-        n = len(sampler)
-        n_batches = max(1, math.ceil(n / cfg.batch_size))
         started = time.perf_counter() - state["elapsed_s"]
         bar = tqdm(
             range(state["epoch"], cfg.epochs),
@@ -101,37 +106,11 @@ class Trainer:
             if state["stopped"]:
                 break
             model.train()
-            per_user_negatives = 1 if cfg.shared_negatives else cfg.negatives
-            users, positives, negatives = (
-                torch.from_numpy(a).to(device) for a in sampler.epoch(epoch, per_user_negatives)
-            )
-            shared_rng = np.random.default_rng([cfg.seed, epoch, 1])
-            total_loss = 0.0
-            for b in range(n_batches):
-                batch = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
-                u, p, q = users[batch], positives[batch], negatives[batch]
-                user_vectors, item_vectors = model(graph)
-                eu = user_vectors[u]
-                pos_scores = (eu * item_vectors[p]).sum(-1)
-                if cfg.shared_negatives:
-                    q, mask = self._shared_negatives(sampler, u, shared_rng)
-                    neg_scores = (eu @ item_vectors[q].t()).masked_fill(mask, -torch.inf)
-                    q = q[None, :]
-                elif item_vectors.shape[0] <= DENSE_SCORES_PER_NEGATIVE * q.shape[1]:
-                    # Small catalogue: scoring every item and picking the negatives' columns
-                    # is one matrix product, far cheaper than gathering (and, backwards,
-                    # scatter-adding) a batch x negatives x dim block of item vectors.
-                    neg_scores = (eu @ item_vectors.t()).gather(1, q)
-                else:
-                    neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
-                loss = loss_fn(pos_scores, neg_scores, cfg.temperature)
-                if cfg.reg:  # the penalty's lookups cost as much as the loss itself
-                    loss = loss + cfg.reg * model.regularization(u, p, q)
-                loss = loss + model.auxiliary_loss(u, p)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total_loss += float(loss.detach())
+            if cfg.loss == FULL_SOFTMAX:
+                total_loss, n_batches = self._softmax_epoch(model, graph, optimizer, epoch)
+            else:
+                total_loss, n_batches = self._pairwise_epoch(
+                    model, graph, optimizer, sampler, loss_fn, epoch)
             state["epoch"] = epoch + 1
             state["elapsed_s"] = time.perf_counter() - started
             mean_loss = total_loss / n_batches
@@ -151,6 +130,7 @@ class Trainer:
                         save_checkpoint(checkpoints, "best", model, None, state)
                 else:
                     state["bad_validations"] += 1
+                    self._decay_on_plateau(optimizer, state)
                     if state["bad_validations"] >= cfg.patience:
                         state["stopped"] = True
                         log.info("early stop at epoch %d (best %s=%.4f at epoch %d)",
@@ -172,7 +152,91 @@ class Trainer:
         self.best_score_ = state["best_score"]
         self.epochs_ = state["epoch"]
         self.elapsed_s_ = state["elapsed_s"]
+        self.lr_ = optimizer.param_groups[0]["lr"]
         return self
+
+    def _pairwise_epoch(self, model: Model, graph: Graph, optimizer: torch.optim.Optimizer,
+                        sampler: UniformSampler, loss_fn: Any, epoch: int) -> tuple[float, int]:
+        """One pass over the training interactions in (user, positive, negatives) batches."""
+        cfg = self.config
+        device = torch.device(cfg.device)
+        per_user_negatives = 1 if cfg.shared_negatives else cfg.negatives
+        users, positives, negatives = (
+            torch.from_numpy(a).to(device) for a in sampler.epoch(epoch, per_user_negatives)
+        )
+        shared_rng = np.random.default_rng([cfg.seed, epoch, 1])
+        n_batches = max(1, math.ceil(len(sampler) / cfg.batch_size))
+        total_loss = 0.0
+        for b in range(n_batches):
+            batch = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
+            u, p, q = users[batch], positives[batch], negatives[batch]
+            user_vectors, item_vectors = model(graph)
+            eu = user_vectors[u]
+            pos_scores = (eu * item_vectors[p]).sum(-1)
+            if cfg.shared_negatives:
+                q, mask = self._shared_negatives(sampler, u, shared_rng)
+                neg_scores = (eu @ item_vectors[q].t()).masked_fill(mask, -torch.inf)
+                q = q[None, :]
+            elif item_vectors.shape[0] <= DENSE_SCORES_PER_NEGATIVE * q.shape[1]:
+                # Small catalogue: scoring every item and picking the negatives' columns
+                # is one matrix product, far cheaper than gathering (and, backwards,
+                # scatter-adding) a batch x negatives x dim block of item vectors.
+                neg_scores = (eu @ item_vectors.t()).gather(1, q)
+            else:
+                neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
+            loss = loss_fn(pos_scores, neg_scores, cfg.temperature)
+            if cfg.reg:  # the penalty's lookups cost as much as the loss itself
+                loss = loss + cfg.reg * model.regularization(u, p, q)
+            loss = loss + model.auxiliary_loss(u, p)
+            total_loss += self._step(optimizer, loss)
+        return total_loss, n_batches
+
+    def _softmax_epoch(self, model: Model, graph: Graph, optimizer: torch.optim.Optimizer,
+                       epoch: int) -> tuple[float, int]:
+        """One pass over the users with interactions, ``batch_size`` users a step, each scored
+        against every item (:func:`full_softmax_loss`)."""
+        cfg = self.config
+        device = torch.device(cfg.device)
+        R = graph.R
+        active = np.flatnonzero(np.diff(R.indptr) > 0)
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(active)
+        n_batches = max(1, math.ceil(len(order) / cfg.batch_size))
+        no_items = torch.zeros(0, dtype=torch.long, device=device)
+        block = None if device.type == "cpu" else max(1, (1 << 26) // max(1, R.shape[1]))
+        total_loss = 0.0
+        for b in range(n_batches):
+            batch_users = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            rows_of = R[batch_users]
+            rows = np.repeat(np.arange(len(batch_users)), np.diff(rows_of.indptr))
+            u = torch.from_numpy(batch_users).to(device)
+            r = torch.from_numpy(rows).to(device)
+            p = torch.from_numpy(rows_of.indices.astype(np.int64)).to(device)
+            user_vectors, item_vectors = model(graph)
+            loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature, block)
+            if cfg.reg:
+                loss = loss + cfg.reg * model.regularization(u, torch.unique(p), no_items)
+            loss = loss + model.auxiliary_loss(u[r], p)
+            total_loss += self._step(optimizer, loss)
+        return total_loss, n_batches
+
+    def _decay_on_plateau(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+        """Multiply the learning rate by ``lr_decay`` after every ``lr_decay_patience``
+        validations in a row without improvement (the rate lives in the optimizer's state, so
+        a resumed run keeps it)."""
+        cfg = self.config
+        if cfg.lr_decay_patience <= 0 or state["bad_validations"] % cfg.lr_decay_patience:
+            return
+        for group in optimizer.param_groups:
+            group["lr"] *= cfg.lr_decay
+        log.info("no improvement in %d validations: learning rate now %.3g",
+                 state["bad_validations"], optimizer.param_groups[0]["lr"])
+
+    @staticmethod
+    def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
 
     def _shared_negatives(
         self, sampler: UniformSampler, users: torch.Tensor, rng: np.random.Generator

@@ -122,6 +122,10 @@ seeds = []
     assert mf["metrics_sd"]["ndcg@20"] == pytest.approx(np.std(scores, ddof=1))
     assert mf["params"] == {"epochs": 2, "progress": False}
     assert "fits" not in popularity and "metrics_sd" not in popularity
+    curve = mf["fits"][0]["valid_curve"]  # one record per validation, for the time budget
+    assert [r["epoch"] for r in curve] == [1, 2] and curve[1]["elapsed_s"] >= curve[0]["elapsed_s"]
+    kept = max(curve, key=lambda r: r["ndcg@10"])  # the stopping metric picks the kept epoch
+    assert kept["ndcg@20"] == mf["fits"][0]["valid_metrics"]["ndcg@20"]
     table = markdown_table(parsed, rows, "lgrec bench seeds.toml")
     recalls = [f["metrics"]["recall@20"] for f in mf["fits"]]
     assert (f"| ml | mf | {np.mean(recalls):.4f} ± {np.std(recalls, ddof=1):.4f} | "

@@ -51,3 +51,16 @@ def test_memory_is_linear_in_edges():
                  (adjacency.crow_indices(), adjacency.col_indices(), adjacency.values()))
     # Two directed entries per edge plus the row pointer: far below users x items.
     assert stored < 2 * n_edges * 16 + (n_users + n_items + 1) * 8
+
+
+def test_bipartite_layout_equals_the_block_matrix():
+    import scipy.sparse as sp
+
+    from lgrec.graph import bipartite_adjacency
+
+    rng = np.random.default_rng(1)
+    R = interaction_matrix(rng.integers(0, 40, 300), rng.integers(0, 25, 300), 40, 25)
+    R_hat = normalize_bipartite(R, "sym")
+    expected = sp.bmat([[None, R_hat], [R_hat.T, None]]).toarray()
+    adjacency = bipartite_adjacency(R_hat)
+    np.testing.assert_array_equal(adjacency.toarray(), expected)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lgrec.train.losses import bce_loss, bpr_loss, infonce_loss
+from lgrec.train.losses import bce_loss, bpr_loss, full_softmax_loss, infonce_loss
 
 
 def test_bpr():
@@ -24,3 +24,31 @@ def test_infonce():
 def test_bce():
     pos, neg = torch.tensor([0.0]), torch.tensor([[0.0]])
     assert bce_loss(pos, neg).item() == pytest.approx(2 * math.log(2))
+
+
+def test_full_softmax_by_hand():
+    users = torch.tensor([[1.0, 0.0]])
+    items = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    t = 0.5
+    normaliser = math.log(math.exp(2.0) + 2)
+    expected = ((normaliser - 2.0) + normaliser) / 2  # positives: items 0 and 2
+    loss = full_softmax_loss(users, items, torch.tensor([0, 0]), torch.tensor([0, 2]), t)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("block", [1, 3, 64])
+def test_full_softmax_matches_autograd_of_the_direct_formula(block):
+    generator = torch.Generator().manual_seed(0)
+    users = torch.randn(7, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    items = torch.randn(11, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    rows = torch.tensor([0, 0, 1, 3, 3, 3, 6])  # users 2, 4 and 5 have no positive
+    cols = torch.tensor([1, 5, 0, 2, 7, 10, 4])
+    t = 0.3
+    logits = users @ items.t() / t
+    direct = (torch.logsumexp(logits, 1)[rows] - logits[rows, cols]).mean()
+    expected = torch.autograd.grad(direct, [users, items])
+    loss = full_softmax_loss(users, items, rows, cols, t, block=block)
+    got = torch.autograd.grad(loss, [users, items])
+    assert loss.item() == pytest.approx(direct.item(), rel=1e-12)
+    for g, e in zip(got, expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-12)

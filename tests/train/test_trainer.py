@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
 from lgrec.graph import Graph
@@ -58,3 +61,19 @@ def test_dense_and_gathered_negative_scores_train_the_same_model(ml100k_split, m
     gathered, _ = train(ml100k_split, 2, **options)
     for name, value in dense.state_dict().items():
         assert torch.allclose(value, gathered.state_dict()[name], atol=1e-4), name
+
+
+def test_full_softmax_training_learns(ml100k_split):
+    _, trainer = train(ml100k_split, 4, loss="softmax", batch_size=256, reg=0.0)
+    scores = [record["metrics"]["ndcg@10"] for record in trainer.history_]
+    assert len(scores) == 4 and scores[-1] > scores[0]
+
+
+def test_learning_rate_decays_on_validation_plateaus(ml100k_split):
+    # Without L2, MF overfits within a few epochs: every validation after the best is a miss.
+    model, trainer = train(ml100k_split, 50, patience=4, reg=0.0, lr_decay_patience=2,
+                           lr_decay=0.25)
+    assert trainer.epochs_ - trainer.best_epoch_ == 4  # stopped by patience
+    # Two decays in the final plateau (after misses 2 and 4), maybe more in earlier ones.
+    decays = math.log(trainer.lr_ / 0.01) / math.log(0.25)
+    assert decays == pytest.approx(round(decays)) and round(decays) >= 2
