@@ -11,12 +11,14 @@ so that each phase's peak resident memory (``ru_maxrss``) is its own:
 * ``graph-filter``: ``GraphFilter(rank=256, alpha=0.3).fit_closed_form`` and the same evaluation.
 
 The section ``cost-curves`` of BENCHMARKS.md gets the table, the fitted growth exponents and
-the log-log plot ``bench/cost_curves.png``; the raw rows go to ``bench/_work/cost_curves.json``.
+the log-log plot ``bench/cost_curves.png``; the raw rows go to ``bench/results/cost_curves.json``.
 
     python bench/cost_curves.py                          # 1M, 5M and 20M interactions
     python bench/cost_curves.py --sizes 100000 300000 --out-section cost-curves-test \\
         --plot /tmp/cost_curves.png --json /tmp/cost_curves.json      # a quick smoke run
-    python bench/cost_curves.py --from-json bench/_work/cost_curves.json  # section from saved rows
+    python bench/cost_curves.py --from-json bench/results/cost_curves.json  # section from saved rows
+    python bench/cost_curves.py --phases build --keep-rows bench/results/cost_curves.json
+                                   # rerun one phase at every size, the others kept from the file
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ log = logging.getLogger("cost_curves")
 
 PHASES = ("build", "lightgcn-epoch", "lightgcn-eval", "graph-filter")
 WORK = ROOT / "bench" / "_work"
+RESULTS = ROOT / "bench" / "results" / "cost_curves.json"
 STEPS_PER_EPOCH = 50
 ITEM_EXPONENT = 0.9
 USER_EXPONENT = 0.5
@@ -281,8 +284,15 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
                            "phases": {"generate": generated}}
     log.info("size %d: %d distinct edges, %d users, %d items (%.1fs)", n, row["edges"],
              row["users"], row["items"], generated["generate_s"])
+    kept = kept_row(n, args)
     try:
         for phase in PHASES:
+            if kept is not None and phase not in args.phases:
+                result = {**kept["phases"][phase], "kept": True}
+                row["phases"][phase] = result
+                row.update({k: v for k, v in kept.items()
+                            if k.startswith(f"{phase}:") or k in phase_keys(kept, phase)})
+                continue
             log.info("size %d: phase %s", n, phase)
             result = spawn(phase, n, args)
             row["phases"][phase] = result
@@ -302,6 +312,23 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         if not args.keep_logs:
             log_path(n).unlink(missing_ok=True)
     return complete(row)
+
+
+def kept_row(n: int, args: argparse.Namespace) -> dict[str, Any] | None:
+    """The row for size ``n`` in ``--keep-rows``, when only some phases are rerun."""
+    if args.keep_rows is None:
+        return None
+    for row in args.kept_rows:
+        if row["drawn"] == n:
+            return row
+    raise SystemExit(f"{args.keep_rows} has no row for size {n}")
+
+
+def phase_keys(row: dict[str, Any], phase: str) -> set[str]:
+    """The summary keys a phase's result put into ``row``."""
+    result = row.get("phases", {}).get(phase, {})
+    return {k for k in result if k not in {"phase", "size", "edges", "process_s", "error",
+                                           "base_gib", "log_gib", "log_current_gib", "kept"}}
 
 
 def complete(row: dict[str, Any]) -> dict[str, Any]:
@@ -405,6 +432,8 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "",
         f"Command: `{meta['command']}`",
         f"Date: {meta['date']}",
+        *([f"Phases other than {', '.join(meta['phases'])} kept from `{meta['kept']['command']}` "
+           f"({meta['kept']['date']})"] if meta.get("kept") else []),
         f"Machine: {meta['machine']}; last-level (L3) cache "
         + (f"{meta['l3_mib']:.0f} MiB" if meta.get("l3_mib") else "not exposed"),
         f"Load average (1 min): {load} (other jobs may share the machine; "
@@ -490,6 +519,14 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
                    "faster than linear over the whole range")
         out.append(f"- {label}: exponent {overall:.2f} over all sizes ({verdict}); by step "
                    + ", ".join(f"{p:.2f}" for p in pairs) + ".")
+    build = [(r, r["build_s"] / r["edges"] * 1e9) for r in rows if r.get("build_s")]
+    if build:
+        out.append(
+            "- The graph build does a fixed number of passes over its arrays per edge "
+            "(counting-sort conversions, degree sums, scaling, copies into torch), yet costs "
+            + ", ".join(f"{ns:.0f} ns per edge at {r['edges'] / 1e6:.1f}M" for r, ns in build)
+            + ": the same work per edge at a higher price as the arrays grow, as in the "
+            "propagation below.")
     per_edge = [(r, r["propagate_s"] / (3 * 2 * r["edges"]) * 1e9) for r in rows
                 if r.get("propagate_s")]
     if per_edge:
@@ -535,7 +572,12 @@ def main() -> None:
     parser.add_argument("--out-section", default="cost-curves",
                         help="BENCHMARKS.md section to write.")
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "cost_curves.png")
-    parser.add_argument("--json", type=Path, default=WORK / "cost_curves.json")
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
+                        help="Phases to measure (default: all).")
+    parser.add_argument("--keep-rows", type=Path, metavar="PATH",
+                        help="With --phases: take the other phases of every size from this "
+                             "JSON (an earlier run's), so one phase can be rerun alone.")
     parser.add_argument("--keep-logs", action="store_true",
                         help="Keep the generated logs in bench/_work.")
     parser.add_argument("--no-write", action="store_true", help="Do not touch BENCHMARKS.md.")
@@ -551,6 +593,8 @@ def main() -> None:
         print(json.dumps(run_phase(args.phase, args.size, args)), flush=True)
         return
 
+    if args.keep_rows is None and set(args.phases) != set(PHASES):
+        parser.error("--phases without every phase needs --keep-rows for the others")
     if args.from_json:
         rows, meta = read_rows(args.from_json, args)
     else:
@@ -584,6 +628,11 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         "rank": args.rank,
         "l3_mib": l3_cache_mib(),
     }
+    if args.keep_rows is not None:
+        # Read once: --json may name the same file, rewritten after every size.
+        args.kept_rows, kept_meta = read_rows(args.keep_rows, args)
+        meta["phases"] = list(args.phases)
+        meta["kept"] = {"command": kept_meta["command"], "date": kept_meta["date"]}
     clock = time.perf_counter()
     rows: list[dict[str, Any]] = []
     for n in args.sizes:
