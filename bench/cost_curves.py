@@ -297,15 +297,12 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         for phase in PHASES:
             if kept is not None and phase not in args.phases:
                 result = {**kept["phases"][phase], "kept": True}
-                row["phases"][phase] = result
-                row.update({k: v for k, v in kept.items()
-                            if k.startswith(f"{phase}:") or k in phase_keys(kept, phase)})
-                continue
-            log.info("size %d: phase %s", n, phase)
-            result = spawn(phase, n, args)
+            else:
+                log.info("size %d: phase %s", n, phase)
+                result = spawn(phase, n, args)
             row["phases"][phase] = result
             for key, value in result.items():
-                if key in {"phase", "size", "edges", "process_s"}:
+                if key in {"phase", "size", "edges", "process_s", "kept"}:
                     continue
                 if key == "error":
                     row.setdefault("errors", {})[phase] = value
@@ -313,9 +310,10 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
                     row[f"{phase}:{key}"] = value
                 else:
                     row[key] = value
-            log.info("size %d: %s done in %.1fs (process) %s", n, phase, result["process_s"],
-                     {k: round(v, 3) for k, v in result.items()
-                      if isinstance(v, float) and k != "process_s"})
+            if "kept" not in result:
+                log.info("size %d: %s done in %.1fs (process) %s", n, phase, result["process_s"],
+                         {k: round(v, 3) for k, v in result.items()
+                          if isinstance(v, float) and k != "process_s"})
     finally:
         if not args.keep_logs:
             log_path(n).unlink(missing_ok=True)
@@ -330,13 +328,6 @@ def kept_row(n: int, args: argparse.Namespace) -> dict[str, Any] | None:
         if row["drawn"] == n:
             return row
     raise SystemExit(f"{args.keep_rows} has no row for size {n}")
-
-
-def phase_keys(row: dict[str, Any], phase: str) -> set[str]:
-    """The summary keys a phase's result put into ``row``."""
-    result = row.get("phases", {}).get(phase, {})
-    return {k for k in result if k not in {"phase", "size", "edges", "process_s", "error",
-                                           "base_gib", "log_gib", "log_current_gib", "kept"}}
 
 
 def complete(row: dict[str, Any]) -> dict[str, Any]:
@@ -529,8 +520,7 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
                    "faster than linear over the whole range")
         out.append(f"- {label}: exponent {overall:.2f} over all sizes ({verdict}); by step "
                    + ", ".join(f"{p:.2f}" for p in pairs) + ".")
-    first = [r for r in rows if r.get("build_first_s")]
-    if len(first) == len(rows) and len(rows) >= 2:
+    if len(rows) >= 2 and all(r.get("build_first_s") for r in rows):
         pairs = [growth_exponent([a, b], "build_first_s")
                  for a, b in zip(rows[:-1], rows[1:], strict=True)]
         out.append("- The first build in each fresh process took "

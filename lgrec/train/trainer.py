@@ -68,7 +68,9 @@ class Trainer:
         model.to(device)
         graph = graph.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        sampler = UniformSampler(graph.R, seed=cfg.seed)
+        # Full-softmax epochs draw no negatives: no sampler (its sorted keys cost an int64 and
+        # a sort per interaction).
+        sampler = None if cfg.loss == FULL_SOFTMAX else UniformSampler(graph.R, seed=cfg.seed)
         checkpoints = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
 
         state: dict[str, Any] = {
@@ -202,7 +204,6 @@ class Trainer:
         order = np.random.default_rng([cfg.seed, epoch]).permutation(active)
         n_batches = max(1, math.ceil(len(order) / cfg.batch_size))
         no_items = torch.zeros(0, dtype=torch.long, device=device)
-        block = None if device.type == "cpu" else max(1, (1 << 26) // max(1, R.shape[1]))
         total_loss = 0.0
         for b in range(n_batches):
             batch_users = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
@@ -212,7 +213,7 @@ class Trainer:
             r = torch.from_numpy(rows).to(device)
             p = torch.from_numpy(rows_of.indices.astype(np.int64)).to(device)
             user_vectors, item_vectors = model(graph)
-            loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature, block)
+            loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature)
             if cfg.reg:
                 loss = loss + cfg.reg * model.regularization(u, torch.unique(p), no_items)
             loss = loss + model.auxiliary_loss(u[r], p)
