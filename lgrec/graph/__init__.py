@@ -3,6 +3,7 @@
 from lgrec.graph.adjacency import (
     Graph,
     bipartite_adjacency,
+    column_blocks,
     interaction_matrix,
     normalize_bipartite,
     sparse_product,
@@ -13,6 +14,7 @@ from lgrec.graph.adjacency import (
 __all__ = [
     "Graph",
     "bipartite_adjacency",
+    "column_blocks",
     "interaction_matrix",
     "normalize_bipartite",
     "sparse_product",

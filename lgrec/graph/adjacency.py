@@ -6,6 +6,7 @@ few arrays of length ``2 * n_edges``; no dense or ``dok`` matrix is ever built.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -115,7 +116,7 @@ class _ConstantSpMM(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:  # type: ignore[override]
-        return None, None, torch.sparse.mm(ctx.transpose, grad)
+        return None, None, torch.sparse.mm(ctx.transpose, grad.contiguous())
 
 
 def sparse_product(
@@ -126,6 +127,31 @@ def sparse_product(
     if x.requires_grad:
         return _ConstantSpMM.apply(matrix, matrix if transpose is None else transpose, x)
     return torch.sparse.mm(matrix, x)
+
+
+CACHE_BLOCK_BYTES = 8 << 20
+"""Size of the column block of a dense table that :func:`column_blocks` aims for: small
+enough to stay in a server CPU's last-level cache while a sparse product gathers its rows."""
+MIN_BLOCK_COLUMNS = 16
+"""Narrower blocks lose more to the sparse index pass each block repeats than they gain."""
+
+
+def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
+    """``x`` cut by columns into contiguous blocks of about :data:`CACHE_BLOCK_BYTES` (at
+    least :data:`MIN_BLOCK_COLUMNS` wide); ``[x]`` on a GPU or when it is small already.
+
+    A sparse product gathers one row of ``x`` per non-zero, in no order. Once the table
+    outgrows the cache every gather goes to memory; products with cache-sized column blocks,
+    one after the other, make the same gathers hit the cache (on Gowalla's 70,839 nodes, 128
+    columns: about three times faster on a 2-core EPYC).
+    """
+    if x.device.type != "cpu" or x.dim() != 2:
+        return [x]
+    table_bytes = x.shape[0] * x.shape[1] * x.element_size()
+    n_blocks = min(math.ceil(table_bytes / CACHE_BLOCK_BYTES), x.shape[1] // MIN_BLOCK_COLUMNS)
+    if n_blocks <= 1:
+        return [x]
+    return [block.contiguous() for block in torch.tensor_split(x, n_blocks, dim=1)]
 
 
 def symmetric_spmm(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -28,13 +28,21 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lgrec.graph import Graph, symmetric_spmm
+from lgrec.graph import Graph, column_blocks, symmetric_spmm
 from lgrec.models.base import EmbeddingModel
 from lgrec.train.losses import view_contrast_loss
 
 
 def propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
-    """Mean of ``x, Âx, Â²x, ..., Â^K x``."""
+    """Mean of ``x, Âx, Â²x, ..., Â^K x``. Columns do not mix, so a wide table propagates in
+    cache-sized column blocks (:func:`lgrec.graph.column_blocks`), each through every layer."""
+    blocks = column_blocks(x)
+    if len(blocks) > 1:
+        return torch.cat([_propagate(adjacency, block, layers) for block in blocks], dim=1)
+    return _propagate(adjacency, x, layers)
+
+
+def _propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
     total = x
     for _ in range(layers):
         x = symmetric_spmm(adjacency, x)

@@ -31,6 +31,10 @@ class TrainConfig:
     own positives among them are masked out."""
     temperature: float = 0.2
     """Softmax temperature of the ``infonce`` and ``softmax`` losses."""
+    softmax_precision: str = "full"
+    """Precision of the ``softmax`` loss's users x items matrix products: ``full`` (the
+    embeddings' own, float32) or ``bfloat16`` (about twice as fast on CPUs with AVX512-BF16
+    and on GPUs; gradients within about 2%)."""
     eval_every: int = 1
     """Validate every this many epochs (when a validation set is given)."""
     patience: int = 10

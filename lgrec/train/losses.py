@@ -44,39 +44,57 @@ def view_contrast_loss(
 
 
 class _FullSoftmax(torch.autograd.Function):
-    """Forward and backward of :func:`full_softmax_loss` over blocks of users, so that only a
-    block x items score matrix exists at a time (the scores are recomputed backwards)."""
+    """:func:`full_softmax_loss` over blocks of users, so that only a block x items score
+    matrix exists at a time. When a gradient is wanted the forward pass also computes it, from
+    the same scores (three matrix products per block; a separate backward pass would have to
+    recompute the scores, a fourth); ``backward`` then only scales it."""
 
     @staticmethod
     def forward(ctx, users: torch.Tensor, items: torch.Tensor, rows: torch.Tensor,  # type: ignore[override]
-                cols: torch.Tensor, temperature: float, block: int) -> torch.Tensor:
+                cols: torch.Tensor, temperature: float, block: int,
+                product_dtype: torch.dtype | None) -> torch.Tensor:
+        product_dtype = product_dtype or users.dtype
+        want_grad = any(ctx.needs_input_grad[:2])
         counts = torch.bincount(rows, minlength=users.shape[0]).to(users.dtype)
         scaled = users / temperature
-        log_normalizer = torch.empty(users.shape[0], dtype=users.dtype, device=users.device)
+        scaled_low, items_low = scaled.to(product_dtype), items.to(product_dtype)
+        grad_users = torch.empty_like(scaled) if want_grad else None
+        grad_items = torch.zeros_like(items) if want_grad else None
+        normalizers = users.new_zeros(())
         for start in range(0, users.shape[0], block):
             end = start + block
-            log_normalizer[start:end] = torch.logsumexp(scaled[start:end] @ items.t(), dim=1)
+            scores = (scaled_low[start:end] @ items_low.t()).to(users.dtype)
+            # logsumexp with a single exp pass: the exponentials are reused as probabilities.
+            shift = scores.amax(dim=1, keepdim=True)
+            probabilities = scores.sub_(shift).exp_()
+            partition = probabilities.sum(dim=1)
+            normalizers += (counts[start:end] * (partition.log() + shift[:, 0])).sum()
+            if not want_grad:
+                continue
+            # d/ds of count * logsumexp(s) is count * softmax(s).
+            probabilities.mul_((counts[start:end] / partition)[:, None])
+            probabilities_low = probabilities.to(product_dtype)
+            grad_users[start:end] = probabilities_low @ items_low
+            grad_items.add_(probabilities_low.t() @ scaled_low[start:end])
         positive = (scaled[rows] * items[cols]).sum()
-        ctx.save_for_backward(scaled, items, rows, cols, counts, log_normalizer)
-        ctx.temperature, ctx.block = temperature, block
-        return ((counts * log_normalizer).sum() - positive) / rows.shape[0]
+        if want_grad:
+            grad_users.index_add_(0, rows, -items[cols])
+            grad_items.index_add_(0, cols, -scaled[rows])
+            ctx.save_for_backward(grad_users, grad_items)
+        ctx.n_positives, ctx.temperature = rows.shape[0], temperature
+        return (normalizers - positive) / rows.shape[0]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
-        scaled, items, rows, cols, counts, log_normalizer = ctx.saved_tensors
-        weight = grad / rows.shape[0]
-        grad_users = torch.empty_like(scaled)
-        grad_items = torch.zeros_like(items)
-        for start in range(0, scaled.shape[0], ctx.block):
-            end = start + ctx.block
-            # d/ds of count * logsumexp(s) is count * softmax(s).
-            probabilities = torch.exp(scaled[start:end] @ items.t() - log_normalizer[start:end, None])
-            probabilities *= (counts[start:end] * weight)[:, None]
-            grad_users[start:end] = probabilities @ items
-            grad_items.addmm_(probabilities.t(), scaled[start:end])
-        grad_users.index_add_(0, rows, items[cols] * -weight)
-        grad_items.index_add_(0, cols, scaled[rows] * -weight)
-        return grad_users / ctx.temperature, grad_items, None, None, None, None
+        grad_users, grad_items = ctx.saved_tensors
+        weight = grad / ctx.n_positives
+        return (grad_users * (weight / ctx.temperature), grad_items * weight,
+                None, None, None, None, None)
+
+
+PRODUCT_DTYPES: dict[str, torch.dtype | None] = {"full": None, "bfloat16": torch.bfloat16}
+"""Precisions :func:`full_softmax_loss` can take its score products in (``full``: the
+vectors' own dtype)."""
 
 
 def full_softmax_loss(
@@ -86,6 +104,7 @@ def full_softmax_loss(
     cols: torch.Tensor,
     temperature: float = 0.2,
     block: int | None = None,
+    precision: str = "full",
 ) -> torch.Tensor:
     """Full softmax (multinomial likelihood) over every item: the mean over the positive pairs
     ``(rows[j], cols[j])`` of ``logsumexp_i(s_ri / t) - s_rc / t``, with ``s = U I^T``.
@@ -96,11 +115,20 @@ def full_softmax_loss(
     costs ``n_users x n_items`` scores however many interactions there are. ``block`` users
     are scored at a time (memory ``block x n_items``; default about 16 MiB of scores on a CPU,
     where a block that stays in cache is faster, 256 MiB on a GPU).
+
+    ``precision="bfloat16"`` takes the three users x items matrix products (scores, and the
+    two gradient products) with bfloat16 inputs; sums, exponentials and the result stay in the
+    vectors' dtype (``full``, the default, casts nothing). About twice as fast on CPUs with
+    AVX512-BF16 and on GPUs; the gradient is then within about 2% (relative norm) of the
+    float32 one.
     """
+    if precision not in PRODUCT_DTYPES:
+        raise ValueError(f"precision must be one of {sorted(PRODUCT_DTYPES)}, got {precision!r}")
     if block is None:
         budget = 1 << 22 if item_vectors.device.type == "cpu" else 1 << 26
         block = max(1, budget // max(1, item_vectors.shape[0]))
-    return _FullSoftmax.apply(user_vectors, item_vectors, rows, cols, temperature, block)
+    return _FullSoftmax.apply(user_vectors, item_vectors, rows, cols, temperature, block,
+                              PRODUCT_DTYPES[precision])
 
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {

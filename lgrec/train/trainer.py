@@ -19,7 +19,7 @@ from lgrec.graph import Graph
 from lgrec.models.base import Model
 from lgrec.train.checkpoint import load_checkpoint, save_checkpoint
 from lgrec.train.config import TrainConfig
-from lgrec.train.losses import LOSSES, full_softmax_loss
+from lgrec.train.losses import LOSSES, PRODUCT_DTYPES, full_softmax_loss
 from lgrec.train.sampling import UniformSampler
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class Trainer:
         if cfg.loss not in LOSSES and cfg.loss != FULL_SOFTMAX:
             raise ValueError(f"unknown loss {cfg.loss!r}; available: "
                              f"{', '.join([*LOSSES, FULL_SOFTMAX])}")
+        if cfg.softmax_precision not in PRODUCT_DTYPES:
+            raise ValueError(f"softmax_precision must be one of {', '.join(PRODUCT_DTYPES)}, "
+                             f"got {cfg.softmax_precision!r}")
         loss_fn = LOSSES.get(cfg.loss)
         metric_name = cfg.metric.lower()
         parse_metric(metric_name)
@@ -213,7 +216,8 @@ class Trainer:
             r = torch.from_numpy(rows).to(device)
             p = torch.from_numpy(rows_of.indices.astype(np.int64)).to(device)
             user_vectors, item_vectors = model(graph)
-            loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature)
+            loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature,
+                                     precision=cfg.softmax_precision)
             if cfg.reg:
                 loss = loss + cfg.reg * model.regularization(u, torch.unique(p), no_items)
             loss = loss + model.auxiliary_loss(u[r], p)

@@ -64,3 +64,15 @@ def test_bipartite_layout_equals_the_block_matrix():
     expected = sp.bmat([[None, R_hat], [R_hat.T, None]]).toarray()
     adjacency = bipartite_adjacency(R_hat)
     np.testing.assert_array_equal(adjacency.toarray(), expected)
+
+
+def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monkeypatch):
+    import lgrec.graph.adjacency as adjacency
+
+    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 1000 * 4 * 20)
+    x = torch.arange(1000 * 64, dtype=torch.float32).reshape(1000, 64)
+    blocks = adjacency.column_blocks(x)
+    assert [b.shape[1] for b in blocks] == [16, 16, 16, 16]  # 4 blocks of 20 would be < 16 wide
+    assert all(b.is_contiguous() for b in blocks)
+    assert torch.equal(torch.cat(blocks, dim=1), x)
+    assert len(adjacency.column_blocks(x[:10])) == 1  # small already

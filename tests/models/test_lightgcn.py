@@ -1,5 +1,5 @@
 """LightGCN: propagation by hand on a tiny graph, cosine output, the XSimGCL noise contrast,
-spectral start."""
+spectral start, propagation in column blocks."""
 
 from __future__ import annotations
 
@@ -77,3 +77,21 @@ def test_spectral_start_reproduces_the_low_rank_normalised_matrix():
     # Rescaled to the row norm of a normal start.
     rows = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).norm(dim=1)
     assert abs(rows.mean().item() - 0.1 * 6**0.5) < 1e-4
+
+
+def test_propagation_in_column_blocks_matches_the_whole_table(monkeypatch):
+    import lgrec.graph.adjacency as adjacency
+    from lgrec.models.lightgcn import propagate
+
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 30, 200), rng.integers(0, 40, 200)
+    graph = Graph.from_interactions(users, items, 30, 40)
+    x = torch.randn(70, 48, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    whole = propagate(graph.adjacency, x, 3)
+    (grad_whole,) = torch.autograd.grad((whole ** 2).sum(), x)
+    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 70 * 16 * 4)  # three blocks of 16
+    assert len(adjacency.column_blocks(x)) == 3
+    blocked = propagate(graph.adjacency, x, 3)
+    (grad_blocked,) = torch.autograd.grad((blocked ** 2).sum(), x)
+    assert torch.allclose(blocked, whole, atol=1e-6)
+    assert torch.allclose(grad_blocked, grad_whole, atol=1e-5)

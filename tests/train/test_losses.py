@@ -52,3 +52,31 @@ def test_full_softmax_matches_autograd_of_the_direct_formula(block):
     assert loss.item() == pytest.approx(direct.item(), rel=1e-12)
     for g, e in zip(got, expected, strict=True):
         assert torch.allclose(g, e, atol=1e-12)
+
+
+def test_full_softmax_without_gradient_gives_the_same_loss():
+    generator = torch.Generator().manual_seed(1)
+    users = torch.randn(9, 5, generator=generator)
+    items = torch.randn(13, 5, generator=generator)
+    rows, cols = torch.tensor([0, 2, 2, 8]), torch.tensor([3, 0, 12, 7])
+    with_grad = full_softmax_loss(users.requires_grad_(), items, rows, cols, 0.2, block=4)
+    with torch.no_grad():
+        without = full_softmax_loss(users, items, rows, cols, 0.2, block=4)
+    assert without.item() == pytest.approx(with_grad.item(), rel=1e-6)
+
+
+def test_full_softmax_in_bfloat16_stays_close_to_float32():
+    generator = torch.Generator().manual_seed(2)
+    users = (0.3 * torch.randn(64, 32, generator=generator)).requires_grad_()
+    items = (0.3 * torch.randn(500, 32, generator=generator)).requires_grad_()
+    rows = torch.randint(0, 64, (400,), generator=generator)
+    cols = torch.randint(0, 500, (400,), generator=generator)
+    exact = full_softmax_loss(users, items, rows, cols, 0.2)
+    exact_grads = torch.autograd.grad(exact, [users, items])
+    low = full_softmax_loss(users, items, rows, cols, 0.2, precision="bfloat16")
+    low_grads = torch.autograd.grad(low, [users, items])
+    assert low.item() == pytest.approx(exact.item(), rel=1e-2)
+    for g, e in zip(low_grads, exact_grads, strict=True):
+        assert ((g - e).norm() / e.norm()).item() < 0.05
+    with pytest.raises(ValueError, match="precision"):
+        full_softmax_loss(users, items, rows, cols, 0.2, precision="half")
