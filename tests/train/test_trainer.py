@@ -63,10 +63,17 @@ def test_dense_and_gathered_negative_scores_train_the_same_model(ml100k_split, m
         assert torch.allclose(value, gathered.state_dict()[name], atol=1e-4), name
 
 
-def test_full_softmax_training_learns(ml100k_split):
-    _, trainer = train(ml100k_split, 4, loss="softmax", batch_size=256, reg=0.0)
+@pytest.mark.parametrize("precision", ["full", "bfloat16"])
+def test_full_softmax_training_learns(ml100k_split, precision):
+    _, trainer = train(ml100k_split, 4, loss="softmax", batch_size=256, reg=0.0,
+                       softmax_precision=precision)
     scores = [record["metrics"]["ndcg@10"] for record in trainer.history_]
     assert len(scores) == 4 and scores[-1] > scores[0]
+
+
+def test_unknown_softmax_precision_is_refused_before_training(ml100k_split):
+    with pytest.raises(ValueError, match="softmax_precision"):
+        train(ml100k_split, 1, loss="softmax", softmax_precision="fp8")
 
 
 def test_learning_rate_decays_on_validation_plateaus(ml100k_split):
