@@ -138,7 +138,9 @@ MIN_BLOCK_COLUMNS = 16
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     """``x`` cut by columns into contiguous blocks of about :data:`CACHE_BLOCK_BYTES` (at
-    least :data:`MIN_BLOCK_COLUMNS` wide); ``[x]`` on a GPU or when it is small already.
+    least :data:`MIN_BLOCK_COLUMNS` wide); ``[x]`` on a GPU, when it is small already, or when
+    even the narrowest blocks would take over twice that (they would not stay in cache either,
+    and each block repeats the pass over the sparse index).
 
     A sparse product gathers one row of ``x`` per non-zero, in no order. Once the table
     outgrows the cache every gather goes to memory; products with cache-sized column blocks,
@@ -147,9 +149,11 @@ def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     """
     if x.device.type != "cpu" or x.dim() != 2:
         return [x]
-    table_bytes = x.shape[0] * x.shape[1] * x.element_size()
-    n_blocks = min(math.ceil(table_bytes / CACHE_BLOCK_BYTES), x.shape[1] // MIN_BLOCK_COLUMNS)
-    if n_blocks <= 1:
+    row_bytes = x.shape[1] * x.element_size()
+    n_blocks = min(math.ceil(x.shape[0] * row_bytes / CACHE_BLOCK_BYTES),
+                   x.shape[1] // MIN_BLOCK_COLUMNS)
+    narrowest_block_bytes = x.shape[0] * row_bytes / max(1, n_blocks)
+    if n_blocks <= 1 or narrowest_block_bytes > 2 * CACHE_BLOCK_BYTES:
         return [x]
     return [block.contiguous() for block in torch.tensor_split(x, n_blocks, dim=1)]
 

@@ -76,3 +76,5 @@ def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monk
     assert all(b.is_contiguous() for b in blocks)
     assert torch.equal(torch.cat(blocks, dim=1), x)
     assert len(adjacency.column_blocks(x[:10])) == 1  # small already
+    too_tall = torch.zeros(5000, 64)  # 16-column blocks of 320 kB, four times the budget
+    assert len(adjacency.column_blocks(too_tall)) == 1

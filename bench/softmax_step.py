@@ -1,0 +1,163 @@
+"""Time of one full-softmax loss step (forward and backward) and one LightGCN propagation at
+Gowalla's shape, in the ways lgrec can take them.
+
+The loss: a batch of 2,048 users scored against 40,981 items (dimension 128), 27 positives a
+user; the previous two-pass form (scores recomputed in the backward pass: four users x items
+products per block), the fused form (gradient taken in the forward pass: three products), and
+the fused form with bfloat16 products. The propagation: three layers over a random bipartite
+graph with Gowalla's node and edge counts, whole table against cache-sized column blocks
+(``lgrec.graph.column_blocks``). Median of several runs, all in one process.
+
+    python bench/softmax_step.py            # writes the section "softmax-step" of BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import machine, write_section  # noqa: E402
+
+from lgrec.graph import Graph  # noqa: E402
+from lgrec.models.lightgcn import _propagate, propagate  # noqa: E402
+from lgrec.train.losses import full_softmax_loss  # noqa: E402
+
+USERS, ITEMS, DIM, POSITIVES = 2048, 40981, 128, 27
+GRAPH_USERS, GRAPH_EDGES = 29858, 810128
+
+
+class _TwoPassSoftmax(torch.autograd.Function):
+    """The full softmax as lgrec computed it before: logsumexp forward, scores recomputed in
+    the backward pass (kept here only as the baseline)."""
+
+    @staticmethod
+    def forward(ctx, users, items, rows, cols, temperature, block):  # type: ignore[override]
+        counts = torch.bincount(rows, minlength=users.shape[0]).to(users.dtype)
+        scaled = users / temperature
+        log_normalizer = torch.empty(users.shape[0], dtype=users.dtype)
+        for start in range(0, users.shape[0], block):
+            end = start + block
+            log_normalizer[start:end] = torch.logsumexp(scaled[start:end] @ items.t(), dim=1)
+        positive = (scaled[rows] * items[cols]).sum()
+        ctx.save_for_backward(scaled, items, rows, cols, counts, log_normalizer)
+        ctx.temperature, ctx.block = temperature, block
+        return ((counts * log_normalizer).sum() - positive) / rows.shape[0]
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        scaled, items, rows, cols, counts, log_normalizer = ctx.saved_tensors
+        weight = grad / rows.shape[0]
+        grad_users = torch.empty_like(scaled)
+        grad_items = torch.zeros_like(items)
+        for start in range(0, scaled.shape[0], ctx.block):
+            end = start + ctx.block
+            probabilities = torch.exp(scaled[start:end] @ items.t() - log_normalizer[start:end, None])
+            probabilities *= (counts[start:end] * weight)[:, None]
+            grad_users[start:end] = probabilities @ items
+            grad_items.addmm_(probabilities.t(), scaled[start:end])
+        grad_users.index_add_(0, rows, items[cols] * -weight)
+        grad_items.index_add_(0, cols, scaled[rows] * -weight)
+        return grad_users / ctx.temperature, grad_items, None, None, None, None
+
+
+def median_seconds(step: Callable[[], object], repeats: int) -> float:
+    step()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def loss_timings(repeats: int) -> dict[str, float]:
+    generator = torch.Generator().manual_seed(0)
+    users = (0.3 * torch.randn(USERS, DIM, generator=generator)).requires_grad_()
+    items = (0.3 * torch.randn(ITEMS, DIM, generator=generator)).requires_grad_()
+    rows = torch.randint(0, USERS, (USERS * POSITIVES,), generator=generator)
+    cols = torch.randint(0, ITEMS, (USERS * POSITIVES,), generator=generator)
+    block = max(1, (1 << 22) // ITEMS)
+
+    def run(loss_of: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        return lambda: torch.autograd.grad(loss_of(), [users, items])
+
+    return {
+        "two passes, float32": median_seconds(
+            run(lambda: _TwoPassSoftmax.apply(users, items, rows, cols, 0.2, block)), repeats),
+        "fused, float32": median_seconds(
+            run(lambda: full_softmax_loss(users, items, rows, cols, 0.2)), repeats),
+        "fused, bfloat16 products": median_seconds(
+            run(lambda: full_softmax_loss(users, items, rows, cols, 0.2, precision="bfloat16")),
+            repeats),
+    }
+
+
+def propagation_timings(repeats: int) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    n_items = ITEMS
+    users = rng.integers(0, GRAPH_USERS, GRAPH_EDGES)
+    items = rng.integers(0, n_items, GRAPH_EDGES)
+    graph = Graph.from_interactions(users, items, GRAPH_USERS, n_items)
+    out = {}
+    for dim in (64, 128, 256):
+        x = torch.randn(graph.n_nodes, dim)
+        out[f"dim {dim}, whole table"] = median_seconds(
+            lambda x=x: _propagate(graph.adjacency, x, 3), repeats)
+        out[f"dim {dim}, column blocks"] = median_seconds(
+            lambda x=x: propagate(graph.adjacency, x, 3), repeats)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true", help="Do not touch BENCHMARKS.md.")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    loss = loss_timings(args.repeats)
+    propagation = propagation_timings(args.repeats)
+    base = loss["two passes, float32"]
+    lines = [
+        "## Full-softmax step and propagation at Gowalla's shape",
+        "",
+        f"Command: `python bench/softmax_step.py --repeats {args.repeats} --threads {args.threads}`"
+        "  ",
+        f"Machine: {machine()}, {args.threads} torch threads; median of {args.repeats} runs "
+        "after one warm-up, all in one process",
+        "",
+        f"Loss, forward and backward: {USERS:,} users x {ITEMS:,} items, dimension {DIM}, "
+        f"{POSITIVES} positives a user (`full_softmax_loss`, default block).",
+        "",
+        "| form | seconds | speed-up over two passes |",
+        "|---|---:|---:|",
+        *[f"| {name} | {seconds:.3f} | {base / seconds:.2f}x |" for name, seconds in loss.items()],
+        "",
+        f"Propagation, 3 layers, no gradient: random bipartite graph with {GRAPH_USERS:,} users, "
+        f"{ITEMS:,} items and {GRAPH_EDGES:,} interactions (Gowalla's counts).",
+        "",
+        "| table | seconds | speed-up |",
+        "|---|---:|---:|",
+    ]
+    for dim in (64, 128, 256):
+        whole = propagation[f"dim {dim}, whole table"]
+        blocked = propagation[f"dim {dim}, column blocks"]
+        lines += [f"| dim {dim}, whole table | {whole:.3f} | |",
+                  f"| dim {dim}, column blocks | {blocked:.3f} | {whole / blocked:.2f}x |"]
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_write:
+        write_section("softmax-step", body)
+
+
+if __name__ == "__main__":
+    main()
