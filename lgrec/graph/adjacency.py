@@ -144,8 +144,9 @@ def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
 
     A sparse product gathers one row of ``x`` per non-zero, in no order. Once the table
     outgrows the cache every gather goes to memory; products with cache-sized column blocks,
-    one after the other, make the same gathers hit the cache (on Gowalla's 70,839 nodes, 128
-    columns: about three times faster on a 2-core EPYC).
+    one after the other, make the same gathers hit the cache (three LightGCN layers over a
+    graph of Gowalla's size on a 2-core EPYC: 2.4 times faster with 128 columns, 3.6 with 256;
+    ``python bench/softmax_step.py``).
     """
     if x.device.type != "cpu" or x.dim() != 2:
         return [x]
