@@ -68,37 +68,58 @@ def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
     ``n_users``, the item rows are ``R^T``'s (one counting-sort transpose), so no
     ``2 * nnz`` coordinate list is sorted.
     """
+    n = sum(R_hat.shape)
+    data, indices, indptr = _bipartite_layout(R_hat, _index_dtype(n + 2 * R_hat.nnz))
+    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
+
+
+def _bipartite_layout(
+    R_hat: sp.csr_matrix, index_dtype: type
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(data, indices, indptr)`` of :func:`bipartite_adjacency`, indices in ``index_dtype``."""
     R_hat = R_hat.tocsr()
     n_users, n_items = R_hat.shape
     nnz = R_hat.nnz
-    dtype = _index_dtype(n_users + n_items + 2 * nnz)
     transposed = R_hat.T.tocsr()  # csc -> csr of the transpose: a counting sort by item
-    indptr = np.empty(n_users + n_items + 1, dtype=dtype)
+    indptr = np.empty(n_users + n_items + 1, dtype=index_dtype)
     indptr[: n_users + 1] = R_hat.indptr
-    indptr[n_users + 1 :] = transposed.indptr[1:].astype(dtype, copy=False) + nnz
-    indices = np.empty(2 * nnz, dtype=dtype)
+    np.add(transposed.indptr[1:], nnz, out=indptr[n_users + 1 :], casting="unsafe")
+    indices = np.empty(2 * nnz, dtype=index_dtype)
     np.add(R_hat.indices, n_users, out=indices[:nnz], casting="unsafe")
     indices[nnz:] = transposed.indices
-    data = np.concatenate([R_hat.data, transposed.data])
-    n = n_users + n_items
-    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    data = np.concatenate([R_hat.data, transposed.data]).astype(np.float32, copy=False)
+    return data, indices, indptr
+
+
+def _torch_bipartite_adjacency(R_hat: sp.csr_matrix, device: str | torch.device) -> torch.Tensor:
+    """:func:`bipartite_adjacency` straight into a torch CSR tensor: laid out with the int64
+    indices torch wants, so no copy of the ``2 * nnz`` arrays is made on the way."""
+    data, indices, indptr = _bipartite_layout(R_hat, np.int64)
+    n = sum(R_hat.shape)
+    return _csr_tensor(torch.from_numpy(indptr), torch.from_numpy(indices),
+                       torch.from_numpy(data), (n, n), device)
 
 
 def to_torch_sparse(matrix: sp.spmatrix, device: str | torch.device = "cpu") -> torch.Tensor:
     """A scipy matrix as a torch sparse CSR tensor (float32)."""
     csr = matrix.tocsr()
+    return _csr_tensor(
+        torch.from_numpy(csr.indptr.astype(np.int64, copy=False)),
+        torch.from_numpy(csr.indices.astype(np.int64, copy=False)),
+        torch.from_numpy(csr.data.astype(np.float32, copy=False)),
+        csr.shape,
+        device,
+    )
+
+
+def _csr_tensor(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tensor,
+                shape: tuple[int, int], device: str | torch.device) -> torch.Tensor:
     with warnings.catch_warnings():
         # torch flags sparse CSR as beta; the operations used here (spmm and its
         # gradient with respect to the dense operand) are stable.
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(csr.indptr.astype(np.int64)),
-            torch.from_numpy(csr.indices.astype(np.int64)),
-            torch.from_numpy(csr.data.astype(np.float32)),
-            size=csr.shape,
-            device=device,
-            check_invariants=False,
-        )
+        return torch.sparse_csr_tensor(indptr, indices, values, size=shape, device=device,
+                                       check_invariants=False)
 
 
 class _ConstantSpMM(torch.autograd.Function):
@@ -212,10 +233,10 @@ class Graph:
     ) -> Graph:
         """Build R, normalise it symmetrically and lay out the bipartite adjacency."""
         R = interaction_matrix(users, items, n_users, n_items, weights)
-        adjacency = bipartite_adjacency(normalize_bipartite(R, "sym"))
-        return cls(n_users, n_items, R, to_torch_sparse(adjacency, device))
+        adjacency = _torch_bipartite_adjacency(normalize_bipartite(R, "sym"), device)
+        return cls(n_users, n_items, R, adjacency)
 
     @classmethod
     def from_csr(cls, R: sp.csr_matrix, device: str | torch.device = "cpu") -> Graph:
-        adjacency = bipartite_adjacency(normalize_bipartite(R, "sym"))
-        return cls(R.shape[0], R.shape[1], R.tocsr(), to_torch_sparse(adjacency, device))
+        adjacency = _torch_bipartite_adjacency(normalize_bipartite(R, "sym"), device)
+        return cls(R.shape[0], R.shape[1], R.tocsr(), adjacency)

@@ -64,6 +64,9 @@ def test_bipartite_layout_equals_the_block_matrix():
     expected = sp.bmat([[None, R_hat], [R_hat.T, None]]).toarray()
     adjacency = bipartite_adjacency(R_hat)
     np.testing.assert_array_equal(adjacency.toarray(), expected)
+    graph = Graph.from_csr(R)  # laid out straight into torch, int64 indices
+    assert graph.adjacency.col_indices().dtype == torch.int64
+    np.testing.assert_array_equal(graph.adjacency.to_dense().numpy(), expected.astype(np.float32))
 
 
 def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monkeypatch):
