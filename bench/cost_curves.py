@@ -48,8 +48,9 @@ PHASES = ("build", "lightgcn-epoch", "lightgcn-eval", "graph-filter")
 WORK = ROOT / "bench" / "_work"
 RESULTS = ROOT / "bench" / "results" / "cost_curves.json"
 STEPS_PER_EPOCH = 50
-BUILD_REPEATS = 3
-"""Builds per size in the build phase: the table gives their median, the reading the first."""
+BUILD_REPEATS = 7
+"""Builds per size in the build phase: the table gives their median, the reading the first.
+Seven, because on a shared VM one 20M build varied from 1.7 s to 4.8 s in a row."""
 ITEM_EXPONENT = 0.9
 USER_EXPONENT = 0.5
 
