@@ -232,9 +232,7 @@ class Graph:
         device: str | torch.device = "cpu",
     ) -> Graph:
         """Build R, normalise it symmetrically and lay out the bipartite adjacency."""
-        R = interaction_matrix(users, items, n_users, n_items, weights)
-        adjacency = _torch_bipartite_adjacency(normalize_bipartite(R, "sym"), device)
-        return cls(n_users, n_items, R, adjacency)
+        return cls.from_csr(interaction_matrix(users, items, n_users, n_items, weights), device)
 
     @classmethod
     def from_csr(cls, R: sp.csr_matrix, device: str | torch.device = "cpu") -> Graph:
