@@ -1,11 +1,20 @@
 """Validation-only sweep of LightGCN settings on the Gowalla split of bench/configs/gowalla.toml.
 
-Every setting is capped at the number of gradient steps the 2-core CPU affords in the Gowalla
-table's 15-minute budget (13 epochs at batch 8192, ~1,300 full-graph propagations), so that
-a GPU can say in minutes which settings are worth a CPU run. Prints the validation NDCG@10
-curve of each setting (the test file is never read) and writes them to a JSON file.
+Every setting is capped at the number of epochs the 2-core CPU affords in the Gowalla table's
+15-minute budget, so that a GPU can say in minutes which settings are worth a CPU run. Prints
+the validation curve of each setting (the test file is never read) and writes them to a JSON
+file, one entry per setting, as soon as each ends (a cut-off run keeps the settings before).
 
-    python bench/lightgcn_sweep.py --device cuda --json bench/results/lightgcn_sweep.json
+Two families:
+
+- ``infonce``: sampled softmax, 2,048 shared negatives, batch 8,192, dimension 64; capped at
+  13 epochs (the CPU row's epoch count); curves of validation NDCG@10.
+- ``softmax``: the full-softmax loss of the "lightgcn (full softmax, 15 min)" row; capped at
+  60 epochs at dimension 128 (14 s an epoch on the CPU) and 22 at 256 (38 s), measured, and
+  30 / 14 / 10 at 192 / 384 / 512, extrapolated; curves of validation NDCG@20, the metric that
+  row selects on. Results: bench/results/lightgcn_softmax_sweep.json.
+
+    python bench/lightgcn_sweep.py --family softmax --device cuda --json OUT.json
 """
 
 from __future__ import annotations
@@ -15,49 +24,114 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lgrec import Recommender  # noqa: E402
 from lgrec.eval.benchmark import BenchConfig, load_split  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "gowalla.toml"
-BASE = dict(dim=64, layers=3, loss="infonce", negatives=2048, shared_negatives=True,
-            temperature=0.2, lr=0.005, reg=0.0, batch_size=8192, eval_every=1, patience=20,
-            progress=False)
-TRIES = {
-    "spectral": dict(init="spectral"),
-    "spectral lr.002": dict(init="spectral", lr=0.002),
-    "spectral tau.1": dict(init="spectral", temperature=0.1),
-    "normal tau.1": dict(temperature=0.1),
-    "normal lr.002 neg4096": dict(lr=0.002, negatives=4096),
-    "spectral xsimgcl": dict(init="spectral", cl_weight=0.05, noise_eps=0.1, cl_temperature=0.2),
-    "normal tau.1 lr.01": dict(temperature=0.1, lr=0.01),
+
+INFONCE_BASE = dict(dim=64, layers=3, loss="infonce", negatives=2048, shared_negatives=True,
+                    temperature=0.2, lr=0.005, reg=0.0, batch_size=8192, eval_every=1,
+                    patience=20, epochs=13, metric="ndcg@10")
+SOFTMAX_BASE = dict(dim=128, layers=3, loss="softmax", softmax_precision="bfloat16",
+                    batch_size=2048, lr=0.03, reg=0.1, temperature=0.2, lr_decay_patience=2,
+                    patience=6, eval_every=1, epochs=60, metric="ndcg@20")
+D256 = dict(dim=256, epochs=22)
+
+FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
+    "infonce": (INFONCE_BASE, {
+        "spectral": dict(init="spectral"),
+        "spectral lr.002": dict(init="spectral", lr=0.002),
+        "spectral tau.1": dict(init="spectral", temperature=0.1),
+        "normal tau.1": dict(temperature=0.1),
+        "normal lr.002 neg4096": dict(lr=0.002, negatives=4096),
+        "spectral xsimgcl": dict(init="spectral", cl_weight=0.05, noise_eps=0.1,
+                                 cl_temperature=0.2),
+        "normal tau.1 lr.01": dict(temperature=0.1, lr=0.01),
+    }),
+    "softmax": (SOFTMAX_BASE, {
+        "d128": {},
+        "d256": D256,
+        "d128 reg.3": dict(reg=0.3),
+        "d128 reg.03": dict(reg=0.03),
+        "d128 tau.15": dict(temperature=0.15),
+        "d128 tau.25": dict(temperature=0.25),
+        "d128 layers2": dict(layers=2),
+        "d128 layers4": dict(layers=4),
+        "d128 spectral": dict(init="spectral"),
+        "d128 b4096 lr.05": dict(batch_size=4096, lr=0.05),
+        "d128 reg.3 tau.15": dict(reg=0.3, temperature=0.15),
+        "d128 reg.03 tau.25": dict(reg=0.03, temperature=0.25),
+        "d256 reg.3": {**D256, "reg": 0.3},
+        "d256 tau.15": {**D256, "temperature": 0.15},
+        "d256 layers4": {**D256, "layers": 4},
+        "d128 tau.1": dict(temperature=0.1),
+        "d128 tau.12": dict(temperature=0.12),
+        "d128 tau.15 reg.05": dict(temperature=0.15, reg=0.05),
+        "d128 tau.15 reg.15": dict(temperature=0.15, reg=0.15),
+        "d128 tau.15 spectral": dict(temperature=0.15, init="spectral"),
+        "d128 tau.15 b4096 lr.05": dict(temperature=0.15, batch_size=4096, lr=0.05),
+        "d256 tau.1": {**D256, "temperature": 0.1},
+        "d256 tau.12": {**D256, "temperature": 0.12},
+        "d256 tau.15 spectral": {**D256, "temperature": 0.15, "init": "spectral"},
+        "d256 tau.15 b4096 lr.05": {**D256, "temperature": 0.15, "batch_size": 4096, "lr": 0.05},
+        "d256 tau.15 reg.15": {**D256, "temperature": 0.15, "reg": 0.15},
+        "d256 tau.15 reg.07": {**D256, "temperature": 0.15, "reg": 0.07},
+        "d256 tau.13": {**D256, "temperature": 0.13},
+        "d256 tau.17": {**D256, "temperature": 0.17},
+        "d256 tau.15 lr.02": {**D256, "temperature": 0.15, "lr": 0.02},
+        "d256 tau.15 lr.045": {**D256, "temperature": 0.15, "lr": 0.045},
+        "d256 tau.15 decay1": {**D256, "temperature": 0.15, "lr_decay_patience": 1},
+        "d256 seed7": {**D256, "seed": 7},
+        "d256 tau.15 seed7": {**D256, "temperature": 0.15, "seed": 7},
+        "d128 tau.15 seed7": dict(temperature=0.15, seed=7),
+        "d192 tau.15": dict(dim=192, epochs=30, temperature=0.15),
+        "d256 tau.15 decay1 seed7": {**D256, "temperature": 0.15, "lr_decay_patience": 1,
+                                     "seed": 7},
+        "d256 tau.17 decay1": {**D256, "temperature": 0.17, "lr_decay_patience": 1},
+        "d256 tau.15 lr.045 decay1": {**D256, "temperature": 0.15, "lr": 0.045,
+                                      "lr_decay_patience": 1},
+        "d384 tau.15 decay1": dict(dim=384, epochs=14, temperature=0.15, lr_decay_patience=1),
+        "d512 tau.15 decay1": dict(dim=512, epochs=10, temperature=0.15, lr_decay_patience=1),
+        "d128 tau.15 decay1": dict(temperature=0.15, lr_decay_patience=1),
+    }),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="infonce")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--epochs", type=int, default=13)
-    parser.add_argument("--only", nargs="*", default=None, help="Names of TRIES to run.")
+    parser.add_argument("--only", nargs="*", default=None, help="Names of settings to run.")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="Cap every setting lower still (a quick check of the script).")
     args = parser.parse_args()
+    base, tries = FAMILIES[args.family]
     spec = next(d for d in BenchConfig.from_toml(CONFIG).datasets if d.name == "gowalla")
     train, valid, _, _ = load_split(spec)
-    curves = {}
-    for name, override in TRIES.items():
+    curves: dict[str, Any] = json.loads(args.json.read_text()) if (
+        args.json and args.json.exists()) else {}
+    for name, override in tries.items():
         if args.only and name not in args.only:
             continue
         started = time.perf_counter()
-        params = {**BASE, **override, "epochs": args.epochs, "device": args.device}
+        params = {**base, **override, "device": args.device, "progress": False}
+        if args.max_epochs:
+            params["epochs"] = min(params["epochs"], args.max_epochs)
+        metric = params["metric"]
         rec = Recommender("lightgcn", **params).fit(train, valid=valid)
-        curve = [round(r["metrics"]["ndcg@10"], 4) for r in rec.history_]
-        curves[name] = curve
+        seconds = time.perf_counter() - started
+        curve = [round(r["metrics"][metric], 4) for r in rec.history_]
+        curves[name] = curve if args.family == "infonce" else {
+            "params": override, "metric": metric, "seconds": round(seconds, 1), "curve": curve}
         best = max(curve)
-        print(f"{name}: {time.perf_counter() - started:.0f}s, best valid NDCG@10 {best} at "
-              f"epoch {curve.index(best) + 1}: {curve}", flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(curves, indent=1))
+        print(f"{name}: {seconds:.0f}s, best valid {metric} {best} at epoch "
+              f"{curve.index(best) + 1} of {len(curve)}: {curve}", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(curves, indent=1))
 
 
 if __name__ == "__main__":
