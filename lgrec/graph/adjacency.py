@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,9 +181,97 @@ def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     return [block.contiguous() for block in torch.tensor_split(x, n_blocks, dim=1)]
 
 
+class TiledMatrix:
+    """A constant sparse matrix cut into row x column tiles, for products with dense tables
+    too large for the cache.
+
+    Past the cache, a sparse product's gathers of ``x`` rows and its writes of output rows go
+    to memory, one row per non-zero, in no order. Done tile by tile, each tile reads one
+    cache-sized slice of ``x`` and accumulates into one cache-sized slice of the output, so
+    both stay in cache; tiles without non-zeros (the user-user and item-item blocks of the
+    bipartite adjacency) are not stored. The tiles together hold the matrix's non-zeros once.
+    """
+
+    def __init__(self, matrix: torch.Tensor, tile_rows: int, tile_cols: int) -> None:
+        n_rows, n_cols = matrix.shape
+        csr = sp.csr_matrix(
+            (matrix.values().numpy(), matrix.col_indices().numpy(), matrix.crow_indices().numpy()),
+            shape=(n_rows, n_cols),
+        )
+        self.shape = (n_rows, n_cols)
+        self.rows: list[tuple[int, int, list[tuple[int, int, torch.Tensor]]]] = []
+        col_edges = list(range(0, n_cols, tile_cols)) + [n_cols]
+        for start in range(0, n_rows, tile_rows):
+            stop = min(start + tile_rows, n_rows)
+            band = csr[start:stop].tocsc()  # column slices of a CSC band are contiguous
+            tiles = []
+            for left, right in zip(col_edges[:-1], col_edges[1:], strict=True):
+                tile = band[:, left:right]
+                if tile.nnz:
+                    tiles.append((left, right, to_torch_sparse(tile)))
+            self.rows.append((start, stop, tiles))
+
+    @property
+    def n_tiles(self) -> int:
+        return sum(len(tiles) for _, _, tiles in self.rows)
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(self.shape[0], x.shape[1], dtype=x.dtype)
+        for start, stop, tiles in self.rows:
+            band = out[start:stop]
+            for left, right, tile in tiles:
+                band.addmm_(tile, x[left:right])
+        return out
+
+
+class _TiledSymmetricSpMM(torch.autograd.Function):
+    """``A @ x`` through the tiles of a symmetric ``A``; the gradient ``A @ g`` likewise."""
+
+    @staticmethod
+    def forward(ctx, tiled: TiledMatrix, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.tiled = tiled
+        return tiled.matmul(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
+        return None, ctx.tiled.matmul(grad.contiguous())
+
+
+_TILES: dict[int, dict[int, TiledMatrix]] = {}
+"""Tiles already cut, by ``id`` of the adjacency and tile size; dropped with the adjacency
+(a sparse tensor cannot key a ``WeakKeyDictionary``: its equality is undefined)."""
+
+
+def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
+    """The tiles to multiply ``adjacency`` with ``x`` by, or None where the plain product is
+    as good: on a GPU, or when ``x`` is within twice :data:`CACHE_BLOCK_BYTES` (cache-sized
+    already, or cut by :func:`column_blocks`). Tiles are square, ``CACHE_BLOCK_BYTES`` of
+    ``x`` rows a side, cut on first use and kept for the adjacency's lifetime."""
+    if adjacency.device.type != "cpu" or adjacency.layout != torch.sparse_csr or x.dim() != 2:
+        return None
+    row_bytes = x.shape[1] * x.element_size()
+    if x.shape[0] * row_bytes <= 2 * CACHE_BLOCK_BYTES:
+        return None
+    side = max(1, CACHE_BLOCK_BYTES // row_bytes)
+    key = id(adjacency)
+    if key not in _TILES:
+        _TILES[key] = {}
+        weakref.finalize(adjacency, _TILES.pop, key, None)
+    by_side = _TILES[key]
+    if side not in by_side:
+        by_side[side] = TiledMatrix(adjacency, side, side)
+    return by_side[side]
+
+
 def symmetric_spmm(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Product of a constant symmetric sparse matrix with a dense one, cheap in both passes."""
-    return sparse_product(adjacency, x)
+    """Product of a constant symmetric sparse matrix with a dense one, cheap in both passes;
+    in cache-sized tiles (:class:`TiledMatrix`) when ``x`` is too large for the cache."""
+    tiled = tiles_for(adjacency, x)
+    if tiled is None:
+        return sparse_product(adjacency, x)
+    if x.requires_grad:
+        return _TiledSymmetricSpMM.apply(tiled, x)
+    return tiled.matmul(x)
 
 
 @dataclass

@@ -81,3 +81,43 @@ def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monk
     assert len(adjacency.column_blocks(x[:10])) == 1  # small already
     too_tall = torch.zeros(5000, 64)  # 16-column blocks of 320 kB, four times the budget
     assert len(adjacency.column_blocks(too_tall)) == 1
+
+
+def _random_graph(n_users: int = 300, n_items: int = 120, n: int = 4000) -> Graph:
+    rng = np.random.default_rng(3)
+    return Graph.from_interactions(rng.integers(0, n_users, n), rng.integers(0, n_items, n),
+                                   n_users, n_items)
+
+
+def test_tiled_product_equals_the_sparse_product_and_skips_empty_tiles():
+    from lgrec.graph.adjacency import TiledMatrix
+
+    graph = _random_graph()
+    x = torch.randn(graph.n_nodes, 8)
+    tiled = TiledMatrix(graph.adjacency, 70, 50)  # uneven: last tiles are narrower
+    torch.testing.assert_close(tiled.matmul(x), torch.sparse.mm(graph.adjacency, x))
+    # 420 nodes: 6 x 9 tiles, of which the user-user and item-item blocks hold nothing.
+    assert tiled.n_tiles < 6 * 9
+    assert sum(tile._nnz() for _, _, tiles in tiled.rows for _, _, tile in tiles) == \
+        graph.adjacency._nnz()
+
+
+def test_symmetric_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(monkeypatch):
+    import lgrec.graph.adjacency as adjacency
+
+    graph = _random_graph()
+    x = torch.randn(graph.n_nodes, 8)
+    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", graph.n_nodes * 8 * 4 // 5)
+    tiled = adjacency.tiles_for(graph.adjacency, x)
+    assert tiled is not None and tiled.n_tiles > 1
+    assert adjacency.tiles_for(graph.adjacency, x) is tiled  # cut once, then kept
+    assert adjacency.tiles_for(graph.adjacency, x[:, :1]) is None  # within the cache
+
+    through_tiles = x.clone().requires_grad_()
+    plain = x.clone().requires_grad_()
+    weights = torch.randn(graph.n_nodes, 8)
+    (symmetric_spmm(graph.adjacency, through_tiles) * weights).sum().backward()
+    (torch.sparse.mm(graph.adjacency, plain) * weights).sum().backward()
+    torch.testing.assert_close(symmetric_spmm(graph.adjacency, x),
+                               torch.sparse.mm(graph.adjacency, x))
+    torch.testing.assert_close(through_tiles.grad, plain.grad)
