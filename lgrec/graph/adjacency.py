@@ -189,7 +189,8 @@ class TiledMatrix:
     to memory, one row per non-zero, in no order. Done tile by tile, each tile reads one
     cache-sized slice of ``x`` and accumulates into one cache-sized slice of the output, so
     both stay in cache; tiles without non-zeros (the user-user and item-item blocks of the
-    bipartite adjacency) are not stored. The tiles together hold the matrix's non-zeros once.
+    bipartite adjacency) are not stored. The tiles are a second copy of the non-zeros, beside
+    the matrix (the other products and the GPU path use the matrix itself).
     """
 
     def __init__(self, matrix: torch.Tensor, tile_rows: int, tile_cols: int) -> None:
