@@ -134,21 +134,27 @@ class _ConstantSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, matrix: torch.Tensor, transpose: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.transpose = transpose
-        return torch.sparse.mm(matrix, x)
+        return _multiply(matrix, x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:  # type: ignore[override]
-        return None, None, torch.sparse.mm(ctx.transpose, grad.contiguous())
+        return None, None, _multiply(ctx.transpose, grad.contiguous())
+
+
+def _multiply(matrix: torch.Tensor | TiledMatrix, x: torch.Tensor) -> torch.Tensor:
+    return matrix.matmul(x) if isinstance(matrix, TiledMatrix) else torch.sparse.mm(matrix, x)
 
 
 def sparse_product(
-    matrix: torch.Tensor, x: torch.Tensor, transpose: torch.Tensor | None = None
+    matrix: torch.Tensor | TiledMatrix, x: torch.Tensor,
+    transpose: torch.Tensor | TiledMatrix | None = None,
 ) -> torch.Tensor:
-    """``matrix @ x`` for a constant sparse matrix; ``transpose`` defaults to ``matrix``
-    (the symmetric case) and is used only for the gradient."""
+    """``matrix @ x`` for a constant sparse matrix (or its :class:`TiledMatrix`);
+    ``transpose`` defaults to ``matrix`` (the symmetric case) and is used only for the
+    gradient."""
     if x.requires_grad:
         return _ConstantSpMM.apply(matrix, matrix if transpose is None else transpose, x)
-    return torch.sparse.mm(matrix, x)
+    return _multiply(matrix, x)
 
 
 CACHE_BLOCK_BYTES = 8 << 20
@@ -225,19 +231,6 @@ class TiledMatrix:
         return out
 
 
-class _TiledSymmetricSpMM(torch.autograd.Function):
-    """``A @ x`` through the tiles of a symmetric ``A``; the gradient ``A @ g`` likewise."""
-
-    @staticmethod
-    def forward(ctx, tiled: TiledMatrix, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.tiled = tiled
-        return tiled.matmul(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
-        return None, ctx.tiled.matmul(grad.contiguous())
-
-
 _TILES: dict[int, dict[int, TiledMatrix]] = {}
 """Tiles already cut, by ``id`` of the adjacency and tile size; dropped with the adjacency
 (a sparse tensor cannot key a ``WeakKeyDictionary``: its equality is undefined)."""
@@ -268,11 +261,7 @@ def symmetric_spmm(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Product of a constant symmetric sparse matrix with a dense one, cheap in both passes;
     in cache-sized tiles (:class:`TiledMatrix`) when ``x`` is too large for the cache."""
     tiled = tiles_for(adjacency, x)
-    if tiled is None:
-        return sparse_product(adjacency, x)
-    if x.requires_grad:
-        return _TiledSymmetricSpMM.apply(tiled, x)
-    return tiled.matmul(x)
+    return sparse_product(adjacency if tiled is None else tiled, x)
 
 
 @dataclass
