@@ -34,20 +34,46 @@ from lgrec.train.losses import view_contrast_loss
 
 
 def propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
-    """Mean of ``x, Âx, Â²x, ..., Â^K x``. Columns do not mix, so a wide table propagates in
-    cache-sized column blocks (:func:`lgrec.graph.column_blocks`), each through every layer."""
-    blocks = column_blocks(x)
-    if len(blocks) > 1:
-        return torch.cat([_propagate(adjacency, block, layers) for block in blocks], dim=1)
-    return _propagate(adjacency, x, layers)
+    """Mean of ``x, Âx, Â²x, ..., Â^K x`` for the symmetric ``Â`` of a :class:`Graph`.
+
+    The map is linear and, ``Â`` being symmetric, its own adjoint: the gradient of the mean
+    is the same mean of powers applied to the incoming gradient. So the backward pass is one
+    more propagation and no layer output is kept for it (an autograd graph of the layers
+    would keep K tables and add, divide and zero-fill whole tables on the way back).
+    """
+    if x.requires_grad and torch.is_grad_enabled():
+        return _LayerMean.apply(adjacency, x, layers)
+    return _mean_of_powers(adjacency, x, layers)
 
 
-def _propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
-    total = x
+class _LayerMean(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.adjacency, ctx.layers = adjacency, layers
+        return _mean_of_powers(adjacency, x, layers)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, None]:  # type: ignore[override]
+        return None, _mean_of_powers(ctx.adjacency, grad.contiguous(), ctx.layers), None
+
+
+def _mean_of_powers(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
+    """Columns do not mix, so a wide table goes through every layer in cache-sized column
+    blocks (:func:`lgrec.graph.column_blocks`)."""
+    with torch.no_grad():
+        blocks = column_blocks(x)
+        if len(blocks) > 1:
+            return torch.cat([_layer_sum(adjacency, block, layers) for block in blocks],
+                             dim=1).div_(layers + 1)
+        return _layer_sum(adjacency, x, layers).div_(layers + 1)
+
+
+def _layer_sum(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
+    total = x.clone()
     for _ in range(layers):
         x = symmetric_spmm(adjacency, x)
-        total = total + x
-    return total / (layers + 1)
+        total.add_(x)
+    return total
 
 
 class LightGCN(EmbeddingModel):

@@ -10,17 +10,20 @@ class UniformSampler:
     """Each epoch: every training interaction once, in random order, with ``negatives`` items
     drawn uniformly from the items the user has not interacted with.
 
-    Membership is tested with a sorted array of ``user * n_items + item`` keys, so memory is
-    one int64 per interaction. Collisions are redrawn a few rounds; after that the rare
-    remaining ones are kept (they only add noise of order 1/n_items).
+    Membership is tested by binary search within the user's own sorted row of the CSR
+    matrix: no extra index, and each test reads one short row instead of walking a sorted
+    array of all interactions (whose misses grow with the log of its size). Collisions are
+    redrawn a few rounds; after that the rare remaining ones are kept (they only add noise of
+    order 1/n_items).
     """
 
     def __init__(self, R: sp.csr_matrix, seed: int = 0, max_rounds: int = 20) -> None:
         R = R.tocsr()
+        if not R.has_sorted_indices:
+            R = R.sorted_indices()
         self.n_items = R.shape[1]
         self.users = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))
         self.items = R.indices.astype(np.int64)
-        self.keys = np.sort(self.users * self.n_items + self.items)
         self.R = R
         self.seed = seed
         self.max_rounds = max_rounds
@@ -29,10 +32,23 @@ class UniformSampler:
         return len(self.users)
 
     def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        keys = users * self.n_items + items
-        position = np.searchsorted(self.keys, keys)
-        position = np.minimum(position, len(self.keys) - 1)
-        return self.keys[position] == keys
+        """Is ``items[k]`` a training interaction of ``users[k]``, for every ``k``?"""
+        indptr, indices = self.R.indptr, self.R.indices
+        users, items = np.asarray(users), np.asarray(items)
+        end = indptr[users + 1].astype(np.int64)
+        low, high = indptr[users].astype(np.int64), end.copy()
+        # Lower bound of each item in its user's row; a round halves every open span.
+        open_ = np.flatnonzero(low < high)
+        while len(open_):
+            lo, hi = low[open_], high[open_]
+            middle = (lo + hi) >> 1
+            below = indices[middle] < items[open_]
+            low[open_] = np.where(below, middle + 1, lo)
+            high[open_] = np.where(below, hi, middle)
+            open_ = open_[low[open_] < high[open_]]
+        found = low < end
+        found[found] = indices[low[found]] == items[found]
+        return found
 
     def positive_mask(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``mask[a, b]``: is ``items[b]`` a training positive of ``users[a]``? (``items``

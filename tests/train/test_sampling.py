@@ -37,3 +37,21 @@ def test_positive_mask_matches_pairwise_lookup():
     np.testing.assert_array_equal(mask, expected)
     grid = sampler.is_positive(np.repeat(users, 15), np.tile(items, 25)).reshape(25, 15)
     np.testing.assert_array_equal(mask, grid)
+
+
+def test_membership_by_row_search_matches_the_matrix():
+    """Every (user, item) pair, including users without interactions, rows given unsorted
+    and items at both ends of a row."""
+    R = sp.random(40, 30, density=0.25, format="csr", random_state=3)
+    R = (sp.diags((np.arange(40) != 5).astype(np.float32)) @ R).tocsr()  # row 5 empty
+    R.eliminate_zeros()
+    R.data[:] = 1
+    shuffled = R.copy()
+    for row in range(R.shape[0]):  # same matrix, columns stored out of order
+        start, stop = shuffled.indptr[row], shuffled.indptr[row + 1]
+        shuffled.indices[start:stop] = shuffled.indices[start:stop][::-1]
+    shuffled.has_sorted_indices = False
+    users, items = np.divmod(np.arange(40 * 30), 30)
+    expected = R.toarray()[users, items] > 0
+    for matrix in (R, shuffled):
+        np.testing.assert_array_equal(UniformSampler(matrix).is_positive(users, items), expected)
