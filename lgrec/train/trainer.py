@@ -70,7 +70,10 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         model.to(device)
         graph = graph.to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        # The fused kernel updates a parameter in one pass instead of one per Adam term
+        # (a 1.2M x 64 table on 2 CPU cores: 0.29 s -> 0.04 s a step).
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
+                                     fused=device.type in ("cpu", "cuda"))
         # Full-softmax epochs draw no negatives: no sampler (its sorted keys cost an int64 and
         # a sort per interaction).
         sampler = None if cfg.loss == FULL_SOFTMAX else UniformSampler(graph.R, seed=cfg.seed)
