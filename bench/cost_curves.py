@@ -461,8 +461,12 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "node table is over twice `CACHE_BLOCK_BYTES` (16 MiB; here from 5M on) every "
         "propagation runs through 8 MiB x 8 MiB tiles of the adjacency "
         "(`lgrec.graph.adjacency.TiledMatrix`), so that its gathers and its writes stay in "
-        "cache; without tiles the 5M and 20M epochs took 220 s and 996 s (rows of commit "
-        "f145016); with them, about half and three quarters of that (this table).",
+        "cache. The epoch also draws its negatives (a binary search in each user's row of "
+        "the CSR matrix) and steps a fused Adam. Earlier rows of this table, 1M / 5M / 20M: "
+        "16.4 / 220 / 996 s without tiles (commit f145016); 15.5 / 106 / 773 s with tiles "
+        "(commit 2aedaf7), before the propagation became one autograd function whose "
+        "backward is another propagation, the sampler searched users' rows instead of a "
+        "sorted array of all interactions, and Adam was fused (commits 45a288c, 051dbdc).",
         f"* **LightGCN eval**: full ranking of {meta['eval_users']:,} random users (one held-out "
         "interaction each, the rest masked) against every item, `evaluate_ranking` with "
         f"batches of {meta['eval_batch_size']}. The embeddings are random (untrained): ranking "
