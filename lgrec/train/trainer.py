@@ -74,8 +74,8 @@ class Trainer:
         # (a 1.2M x 64 table on 2 CPU cores: 0.29 s -> 0.04 s a step).
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
                                      fused=device.type in ("cpu", "cuda"))
-        # Full-softmax epochs draw no negatives: no sampler (its sorted keys cost an int64 and
-        # a sort per interaction).
+        # Full-softmax epochs draw no negatives: no sampler (it holds two int64 indices per
+        # interaction).
         sampler = None if cfg.loss == FULL_SOFTMAX else UniformSampler(graph.R, seed=cfg.seed)
         checkpoints = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
 
