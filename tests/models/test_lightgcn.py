@@ -97,6 +97,14 @@ def test_propagation_in_column_blocks_matches_the_whole_table(monkeypatch):
     assert torch.allclose(grad_blocked, grad_whole, atol=1e-5)
 
 
+def _mean_of_layers_by_hand(dense: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
+    """The layer mean with a dense matrix, through autograd's graph of every layer."""
+    outputs = [x]
+    for _ in range(layers):
+        outputs.append(dense @ outputs[-1])
+    return torch.stack(outputs).mean(0)
+
+
 def test_propagation_gradient_equals_the_gradient_through_each_layer():
     """The backward pass propagates the gradient instead of walking an autograd graph of the
     layers; both give the same gradient, for the model's two tables too."""
@@ -109,11 +117,7 @@ def test_propagation_gradient_equals_the_gradient_through_each_layer():
     x = torch.randn(60, 8, generator=torch.Generator().manual_seed(1), requires_grad=True)
     weights = torch.randn(60, 8, generator=torch.Generator().manual_seed(2))
 
-    layers, by_layer = [x], x
-    for _ in range(3):
-        by_layer = dense @ by_layer
-        layers.append(by_layer)
-    reference = torch.stack(layers).mean(0)
+    reference = _mean_of_layers_by_hand(dense, x, 3)
     (grad_reference,) = torch.autograd.grad((reference * weights).sum() ** 2, x)
     out = propagate(graph.adjacency, x, 3)
     (grad,) = torch.autograd.grad((out * weights).sum() ** 2, x)
@@ -125,11 +129,7 @@ def test_propagation_gradient_equals_the_gradient_through_each_layer():
     (user_vectors[:5].sum() + (item_vectors ** 2).sum()).backward()
     x = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).detach()
     x.requires_grad_(True)
-    layers, by_layer = [x], x
-    for _ in range(3):
-        by_layer = dense @ by_layer
-        layers.append(by_layer)
-    mean = torch.stack(layers).mean(0)
+    mean = _mean_of_layers_by_hand(dense, x, 3)
     (mean[:5].sum() + (mean[25:] ** 2).sum()).backward()
     torch.testing.assert_close(model.user_embedding.weight.grad, x.grad[:25], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(model.item_embedding.weight.grad, x.grad[25:], atol=1e-5, rtol=1e-4)
