@@ -5,18 +5,26 @@
 # Afterwards, anywhere: lgrec bench bench/configs/gowalla_cuda.toml --from-json OUT/row*.json
 #
 # usage: bash bench/cuda_check.sh [OUT_DIR] [CONFIG]
+# The Gowalla rows read ../shared/data/gowalla beside the checkout (on a lent machine, carry a
+# copy of it and link it there).
+# The interpreter is $PYTHON, else python3 (GPU images often have no plain `python`); lgrec
+# need not be installed there: the checkout is put on PYTHONPATH.
 set -uo pipefail
-out=${1:-bench/_work/cuda}
-config=${2:-bench/configs/gowalla_cuda.toml}
-mkdir -p "$out"
+py=${PYTHON:-python3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/bench/_work/cuda}
+config=$(realpath "${2:-$root/bench/configs/gowalla_cuda.toml}")
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+cd "$root"
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
-python - <<'PY'
+"$py" - <<'PY'
 import torch
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
 PY
-python -m pytest -q -p no:cacheprovider tests/train/test_cuda.py 2>&1 | tee "$out/test_cuda.log"
-python - "$config" >"$out/labels.txt" <<'PY'
+"$py" -m pytest -q -p no:cacheprovider tests/train/test_cuda.py 2>&1 | tee "$out/test_cuda.log"
+"$py" - "$config" >"$out/labels.txt" <<'PY'
 import sys
 from lgrec.eval.benchmark import BenchConfig
 for run in BenchConfig.from_toml(sys.argv[1]).runs:
@@ -25,8 +33,8 @@ PY
 n=0
 while IFS= read -r label; do
     n=$((n + 1))
-    python -m lgrec -v bench "$config" --only "$label" --json "$out/row$n.json" \
+    "$py" -m lgrec -v bench "$config" --only "$label" --json "$out/row$n.json" \
         --out "$out/bench.md" >/dev/null || echo "row $n ($label) failed"
-    python -c "import json,sys; r=json.load(open(sys.argv[1]))[0]; print(r['label'], r['metrics'], round(r['fit_seconds'],1), 's', r['epochs'], 'epochs')" "$out/row$n.json" 2>/dev/null
+    "$py" -c "import json,sys; r=json.load(open(sys.argv[1]))[0]; print(r['label'], r['metrics'], round(r['fit_seconds'],1), 's', r['epochs'], 'epochs')" "$out/row$n.json" 2>/dev/null
 done <"$out/labels.txt"
 rm -f "$out/labels.txt"
