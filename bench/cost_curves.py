@@ -435,6 +435,8 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "",
         f"Command: `{meta['command']}`",
         f"Date: {meta['date']}",
+        "Rows: bench/results/cost_curves.json; this section and the plot are rebuilt from them "
+        "with `python bench/cost_curves.py --from-json bench/results/cost_curves.json`.",
         *([f"Phases other than {', '.join(meta['phases'])} kept from `{meta['kept']['command']}` "
            f"({meta['kept']['date']})"] if meta.get("kept") else []),
         f"Machine: {meta['machine']}; last-level (L3) cache "
