@@ -1,11 +1,11 @@
-"""Validation-only sweep of LightGCN settings on the Gowalla split of bench/configs/gowalla.toml.
+"""Validation-only sweep of LightGCN settings (by default on the Gowalla split of gowalla.toml).
 
-Every setting is capped at the number of epochs the 2-core CPU affords in the Gowalla table's
+On Gowalla every setting is capped at the number of epochs the 2-core CPU affords in the Gowalla table's
 15-minute budget, so that a GPU can say in minutes which settings are worth a CPU run. Prints
 the validation curve of each setting (the test file is never read) and writes them to a JSON
 file, one entry per setting, as soon as each ends (a cut-off run keeps the settings before).
 
-Two families:
+Three families (the third on MovieLens-100K):
 
 - ``infonce``: sampled softmax, 2,048 shared negatives, batch 8,192, dimension 64; capped at
   13 epochs (the CPU row's epoch count); curves of validation NDCG@10.
@@ -14,8 +14,12 @@ Two families:
   30 / 14 / 10 at 192 / 384 / 512, extrapolated; curves of validation NDCG@20, the metric that
   row selects on. The settings named "long" and "cos" came later, when a CPU epoch had become
   cheaper: longer caps, the curve then read up to the epoch the CPU affords (measured: an
-  epoch at 384 / 512 costs 1.45 / 1.87 times one at 256). Results:
+  epoch at 384 / 512 costs 1.47 / 1.90 times one at 256). Results:
   bench/results/lightgcn_softmax_sweep.json.
+- ``softmax-small``: the full softmax on MovieLens-100K's split (``--config
+  bench/configs/ml100k.toml --dataset ml-100k``) under that table's protocol (at most 300
+  epochs, validation NDCG@10, patience 10). Results:
+  bench/results/lightgcn_softmax_small_sweep.json.
 
     python bench/lightgcn_sweep.py --family softmax --device cuda --json OUT.json
 """
@@ -42,6 +46,11 @@ SOFTMAX_BASE = dict(dim=128, layers=3, loss="softmax", softmax_precision="bfloat
                     batch_size=2048, lr=0.03, reg=0.1, temperature=0.2, lr_decay_patience=2,
                     patience=6, eval_every=1, epochs=60, metric="ndcg@20")
 D256 = dict(dim=256, epochs=22)
+
+SMALL_SOFTMAX_BASE = dict(dim=64, layers=3, loss="softmax", softmax_precision="bfloat16",
+                          batch_size=256, lr=0.01, reg=0.01, temperature=0.2,
+                          lr_decay_patience=1, patience=10, eval_every=1, epochs=300,
+                          metric="ndcg@10")
 
 FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
     "infonce": (INFONCE_BASE, {
@@ -115,6 +124,36 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
         "d256 cos tau.07 lr.005": {**D256, "epochs": 32, "normalize": True, "reg": 0.0,
                                    "temperature": 0.07, "lr": 0.005, "lr_decay_patience": 1},
     }),
+    # MovieLens-100K (--config bench/configs/ml100k.toml --dataset ml-100k): the full softmax
+    # chosen on that split's own validation part, under the ML-100K table's protocol (at most
+    # 300 epochs, validation NDCG@10, patience 10).
+    "softmax-small": (SMALL_SOFTMAX_BASE, {
+        "d64": {},
+        "d64 tau.1": dict(temperature=0.1),
+        "d64 tau.3": dict(temperature=0.3),
+        "d64 tau.5": dict(temperature=0.5),
+        "d64 reg.001": dict(reg=0.001),
+        "d64 reg.1": dict(reg=0.1),
+        "d64 lr.003": dict(lr=0.003),
+        "d64 lr.03": dict(lr=0.03),
+        "d256": dict(dim=256),
+        "d64 b943": dict(batch_size=943),
+        "d64 nodecay": dict(lr_decay_patience=0),
+        "d64 nodecay lr.001": dict(lr_decay_patience=0, lr=0.001),
+        "d64 nodecay lr.001 tau.3": dict(lr_decay_patience=0, lr=0.001, temperature=0.3),
+        "d64 nodecay lr.001 reg.1": dict(lr_decay_patience=0, lr=0.001, reg=0.1),
+        "d256 nodecay lr.001": dict(dim=256, lr_decay_patience=0, lr=0.001),
+        "d64 nodecay tau.15": dict(lr_decay_patience=0, temperature=0.15),
+        "d64 nodecay tau.3": dict(lr_decay_patience=0, temperature=0.3),
+        "d64 nodecay reg.1": dict(lr_decay_patience=0, reg=0.1),
+        "d64 nodecay reg.001": dict(lr_decay_patience=0, reg=0.001),
+        "d128 nodecay": dict(dim=128, lr_decay_patience=0),
+        "d64 decay2": dict(lr_decay_patience=2),
+        "d64 nodecay seed7": dict(lr_decay_patience=0, seed=7),
+        "d128 nodecay tau.3": dict(dim=128, lr_decay_patience=0, temperature=0.3),
+        "d128 nodecay seed7": dict(dim=128, lr_decay_patience=0, seed=7),
+        "d128 nodecay tau.3 seed7": dict(dim=128, lr_decay_patience=0, temperature=0.3, seed=7),
+    }),
 }
 
 
@@ -122,13 +161,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", choices=sorted(FAMILIES), default="infonce")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--config", type=Path, default=CONFIG,
+                        help="Bench config holding the dataset (default: the Gowalla table's).")
+    parser.add_argument("--dataset", default="gowalla", help="Dataset name in --config.")
     parser.add_argument("--only", nargs="*", default=None, help="Names of settings to run.")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="Cap every setting lower still (a quick check of the script).")
     args = parser.parse_args()
     base, tries = FAMILIES[args.family]
-    spec = next(d for d in BenchConfig.from_toml(CONFIG).datasets if d.name == "gowalla")
+    spec = next(d for d in BenchConfig.from_toml(args.config).datasets if d.name == args.dataset)
     train, valid, _, _ = load_split(spec)
     curves: dict[str, Any] = json.loads(args.json.read_text()) if (
         args.json and args.json.exists()) else {}
