@@ -12,7 +12,7 @@ Three families (the third on MovieLens-100K):
 - ``softmax``: the full-softmax loss of the "lightgcn (full softmax, 15 min)" row; capped at
   60 epochs at dimension 128 (14 s an epoch on the CPU) and 22 at 256 (38 s), measured, and
   30 / 14 / 10 at 192 / 384 / 512, extrapolated; curves of validation NDCG@20, the metric that
-  row selects on. The settings named "long" and "cos" came later, when a CPU epoch had become
+  row selects on. The settings named "long", "cos" and "b512" came later, when a CPU epoch had become
   cheaper: longer caps, the curve then read up to the epoch the CPU affords (measured: an
   epoch at 384 / 512 costs 1.47 / 1.90 times one at 256). Results:
   bench/results/lightgcn_softmax_sweep.json.
@@ -123,6 +123,8 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                            "temperature": 0.1, "lr_decay_patience": 1},
         "d256 cos tau.07 lr.005": {**D256, "epochs": 32, "normalize": True, "reg": 0.0,
                                    "temperature": 0.07, "lr": 0.005, "lr_decay_patience": 1},
+        "d256 tau.15 decay1 b512": {**D256, "temperature": 0.15, "lr_decay_patience": 1,
+                                    "batch_size": 512},
     }),
     # MovieLens-100K (--config bench/configs/ml100k.toml --dataset ml-100k): the full softmax
     # chosen on that split's own validation part, under the ML-100K table's protocol (at most
