@@ -1,9 +1,10 @@
 """Validation-only sweep of LightGCN settings (by default on the Gowalla split of gowalla.toml).
 
-On Gowalla every setting is capped at the number of epochs the 2-core CPU affords in the Gowalla table's
-15-minute budget, so that a GPU can say in minutes which settings are worth a CPU run. Prints
-the validation curve of each setting (the test file is never read) and writes them to a JSON
-file, one entry per setting, as soon as each ends (a cut-off run keeps the settings before).
+On Gowalla every setting is capped at the number of epochs the 2-core CPU affords in the
+Gowalla table's 15-minute budget, so that a GPU can say in minutes which settings are worth a
+CPU run. Prints the validation curve of each setting (the test file is never read) and writes
+them to a JSON file, one entry per setting, as soon as each ends (a cut-off run keeps the
+settings before).
 
 Three families (the third on MovieLens-100K):
 
@@ -12,10 +13,10 @@ Three families (the third on MovieLens-100K):
 - ``softmax``: the full-softmax loss of the "lightgcn (full softmax, 15 min)" row; capped at
   60 epochs at dimension 128 (14 s an epoch on the CPU) and 22 at 256 (38 s), measured, and
   30 / 14 / 10 at 192 / 384 / 512, extrapolated; curves of validation NDCG@20, the metric that
-  row selects on. The settings named "long", "cos" and "b512" came later, when a CPU epoch had become
-  cheaper: longer caps, the curve then read up to the epoch the CPU affords (measured: an
-  epoch at 384 / 512 costs 1.47 / 1.90 times one at 256). Results:
-  bench/results/lightgcn_softmax_sweep.json.
+  row selects on. The settings named "long" and "cos" came later, when a CPU epoch had
+  become cheaper: longer caps, the curve then read up to the epoch the CPU affords (measured:
+  an epoch at 384 / 512 costs 1.47 / 1.90 times one at 256); "b512" was run on the CPU
+  itself. Results: bench/results/lightgcn_softmax_sweep.json.
 - ``softmax-small``: the full softmax on MovieLens-100K's split (``--config
   bench/configs/ml100k.toml --dataset ml-100k``) under that table's protocol (at most 300
   epochs, validation NDCG@10, patience 10). Results:
@@ -46,6 +47,7 @@ SOFTMAX_BASE = dict(dim=128, layers=3, loss="softmax", softmax_precision="bfloat
                     batch_size=2048, lr=0.03, reg=0.1, temperature=0.2, lr_decay_patience=2,
                     patience=6, eval_every=1, epochs=60, metric="ndcg@20")
 D256 = dict(dim=256, epochs=22)
+COSINE_D256 = {**D256, "epochs": 32, "normalize": True, "reg": 0.0, "lr_decay_patience": 1}
 
 SMALL_SOFTMAX_BASE = dict(dim=64, layers=3, loss="softmax", softmax_precision="bfloat16",
                           batch_size=256, lr=0.01, reg=0.01, temperature=0.2,
@@ -115,14 +117,10 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                                         lr_decay_patience=1),
         "d512 tau.15 decay1 long": dict(dim=512, epochs=24, temperature=0.15,
                                         lr_decay_patience=1),
-        "d256 cos tau.05": {**D256, "epochs": 32, "normalize": True, "reg": 0.0,
-                            "temperature": 0.05, "lr_decay_patience": 1},
-        "d256 cos tau.07": {**D256, "epochs": 32, "normalize": True, "reg": 0.0,
-                            "temperature": 0.07, "lr_decay_patience": 1},
-        "d256 cos tau.1": {**D256, "epochs": 32, "normalize": True, "reg": 0.0,
-                           "temperature": 0.1, "lr_decay_patience": 1},
-        "d256 cos tau.07 lr.005": {**D256, "epochs": 32, "normalize": True, "reg": 0.0,
-                                   "temperature": 0.07, "lr": 0.005, "lr_decay_patience": 1},
+        "d256 cos tau.05": {**COSINE_D256, "temperature": 0.05},
+        "d256 cos tau.07": {**COSINE_D256, "temperature": 0.07},
+        "d256 cos tau.1": {**COSINE_D256, "temperature": 0.1},
+        "d256 cos tau.07 lr.005": {**COSINE_D256, "temperature": 0.07, "lr": 0.005},
         "d256 tau.15 decay1 b512": {**D256, "temperature": 0.15, "lr_decay_patience": 1,
                                     "batch_size": 512},
     }),
