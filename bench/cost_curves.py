@@ -45,6 +45,8 @@ from common import ROOT, machine, write_section  # noqa: E402
 log = logging.getLogger("cost_curves")
 
 PHASES = ("build", "lightgcn-epoch", "lightgcn-eval", "graph-filter")
+PROPAGATION_REPEATS = 3
+"""Timed forward passes of each kind in the eval phase; the table gives the median."""
 WORK = ROOT / "bench" / "_work"
 RESULTS = ROOT / "bench" / "results" / "cost_curves.json"
 STEPS_PER_EPOCH = 50
@@ -119,6 +121,22 @@ def synthetic_log(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int, i
     del users, items
     keys = keys[rng.permutation(len(keys))]
     return (keys // n_items).astype(np.int32), (keys % n_items).astype(np.int32), n_users, n_items
+
+
+def plain_propagation_seconds(graph: Any, model: Any) -> float:
+    """Seconds of the model's forward pass done with torch's plain CSR product, no tiles or
+    column blocks: the price per edge of gathers that go wherever the node table lives, to
+    set against the blocked pass."""
+    import torch
+
+    started = time.perf_counter()
+    layer = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).detach()
+    total = layer.clone()
+    for _ in range(model.layers):
+        layer = torch.sparse.mm(graph.adjacency, layer)
+        total.add_(layer)
+    total.div_(model.layers + 1)
+    return time.perf_counter() - started
 
 
 def holdout(R: Any, n_eval: int, seed: int) -> tuple[Any, Any]:
@@ -224,9 +242,15 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             model(graph)  # the first pass also cuts the adjacency's tiles, where it has any
             out["propagate_first_s"] = time.perf_counter() - started
-            started = time.perf_counter()
-            user_vectors, item_vectors = model(graph)
-            out["propagate_s"] = time.perf_counter() - started
+            plain_propagation_seconds(graph, model)  # warm-up
+            blocked, plain = [], []
+            for _ in range(PROPAGATION_REPEATS):  # alternated, so drift hits both alike
+                started = time.perf_counter()
+                user_vectors, item_vectors = model(graph)
+                blocked.append(time.perf_counter() - started)
+                plain.append(plain_propagation_seconds(graph, model))
+            out["propagate_s"] = float(np.median(blocked))
+            out["propagate_plain_s"] = float(np.median(plain))
         log.info("[%s n=%d] ranking %d users against %d items", phase, n, truth.nnz, n_items)
         evaluation = evaluate_ranking(dot_scorer(user_vectors, item_vectors), truth,
                                       exclude=train, k=(20,), batch_size=args.eval_batch_size)
@@ -437,8 +461,7 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         f"Date: {meta['date']}",
         "Rows: bench/results/cost_curves.json; this section and the plot are rebuilt from them "
         "with `python bench/cost_curves.py --from-json bench/results/cost_curves.json`.",
-        *([f"Phases other than {', '.join(meta['phases'])} kept from `{meta['kept']['command']}` "
-           f"({meta['kept']['date']})"] if meta.get("kept") else []),
+        *source_lines(meta),
         f"Machine: {meta['machine']}; last-level (L3) cache "
         + (f"{meta['l3_mib']:.0f} MiB" if meta.get("l3_mib") else "not exposed"),
         f"Load average (1 min): {load} (other jobs may share the machine; "
@@ -473,8 +496,9 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "interaction each, the rest masked) against every item, `evaluate_ranking` with "
         f"batches of {meta['eval_batch_size']}. The embeddings are random (untrained): ranking "
         "cost does not depend on training. The propagation that makes the vectors is not "
-        "timed: it is the *forward pass* column (3 layers, no gradient; the second of two "
-        "passes, the first also cutting the tiles, see the reading). *Node table* is one "
+        "timed: it is the *forward pass* column (3 layers, no gradient; the median of "
+        f"{PROPAGATION_REPEATS} passes after the first, which also cuts the tiles, see the "
+        "reading). *Node table* is one "
         "64-dim float32 vector per user and item, what every propagation gathers rows from "
         "once per edge.",
         f"* **graph filter**: `GraphFilter(rank={meta['rank']}, alpha=0.3).fit_closed_form(R)` "
@@ -525,6 +549,19 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
     return "\n".join(lines)
 
 
+def source_lines(meta: dict[str, Any]) -> list[str]:
+    """Where the phases were measured, when the rows combine several runs."""
+    sources = meta.get("sources")
+    if sources and len({(s["command"], s["date"]) for s in sources.values()}) > 1:
+        return ["Phases measured in different runs (same machine): "
+                + "; ".join(f"{phase}: `{s['command']}` ({s['date']})"
+                            for phase, s in sources.items())]
+    if meta.get("kept"):
+        return [f"Phases other than {', '.join(meta['phases'])} kept from "
+                f"`{meta['kept']['command']}` ({meta['kept']['date']})"]
+    return []
+
+
 def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
     """What the exponents say about linearity, with the per-edge cost of one propagation and
     where the node table sits against the last-level cache (the usual cause of a step up)."""
@@ -547,7 +584,7 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
         out.append("- The first forward pass in each process, which also cuts the adjacency "
                    "into tiles where the node table needs them, took "
                    + ", ".join(f"{r['propagate_first_s']:.3g} s" for r in rows)
-                   + " (the table gives the second).")
+                   + f" (the table gives the median of the {PROPAGATION_REPEATS} after it).")
     build = [(r, r["build_s"] / r["edges"] * 1e9) for r in rows if r.get("build_s")]
     if build:
         out.append(
@@ -572,6 +609,31 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
             "and writes in cache, paid for with many small products (433 tiles at 19.2M, "
             "each about 88,000 non-zeros spread over 32,768 rows), which recovers part of the "
             "difference, not all of it.")
+        plain = [(r, r["propagate_plain_s"] / (3 * 2 * r["edges"]) * 1e9) for r in rows
+                 if r.get("propagate_plain_s")]
+        if len(plain) == len(per_edge) == len(rows) >= 2:
+            pairs = [growth_exponent([a, b], "propagate_plain_s")
+                     for a, b in zip(rows[:-1], rows[1:], strict=True)]
+            gains = [p / t for (_, p), (_, t) in zip(plain, per_edge, strict=True)]
+            last = len(rows) - 1
+            out.append(
+                "- The same forward pass with torch's plain CSR product (no tiles, no column "
+                "blocks) costs "
+                + ", ".join(f"{ns:.1f} ns per edge and layer at {r['edges'] / 1e6:.1f}M"
+                            for r, ns in plain)
+                + " (" + ", ".join(f"{r['propagate_plain_s']:.3g} s" for r, _ in plain)
+                + "; exponent by step " + ", ".join(f"{p:.2f}" for p in pairs) + "), so "
+                "the cache blocking makes each size cheaper by "
+                + ", ".join(f"{g:.1f}x" for g in gains)
+                + f". From {rows[last - 1]['edges'] / 1e6:.1f}M to "
+                f"{rows[last]['edges'] / 1e6:.1f}M the plain product's price per edge "
+                f"changes by {plain[last][1] / plain[last - 1][1]:.2f}x and the blocked "
+                f"pass's by {per_edge[last][1] / per_edge[last - 1][1]:.2f}x: "
+                + ("once the node table is past the cache the plain product is about linear, "
+                   "and the blocked pass rises because its tiles thin out and gain less."
+                   if plain[last][1] / plain[last - 1][1] <= 1.1 else
+                   "part of the blocked pass's rise is its tiles thinning out, the rest is "
+                   "in the gathers themselves."))
         fits = [(r, ns) for r, ns in per_edge if l3_mib and node_table_mib(r) <= l3_mib]
         spills = [(r, ns) for r, ns in per_edge if l3_mib and node_table_mib(r) > l3_mib]
         if fits and len(spills) >= 2:
@@ -665,6 +727,8 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         args.kept_rows, kept_meta = read_rows(args.keep_rows, args)
         meta["phases"] = list(args.phases)
         meta["kept"] = {"command": kept_meta["command"], "date": kept_meta["date"]}
+    meta["sources"] = phase_sources(meta, kept_meta if args.keep_rows is not None else None,
+                                    args.phases)
     clock = time.perf_counter()
     rows: list[dict[str, Any]] = []
     for n in args.sizes:
@@ -675,6 +739,21 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     log.info("all sizes done in %.0fs; rows in %s", time.perf_counter() - clock, args.json)
     return rows, meta
+
+
+def phase_sources(meta: dict[str, Any], kept_meta: dict[str, Any] | None,
+                  phases: list[str]) -> dict[str, dict[str, str]]:
+    """Which run measured each phase: this one for ``phases``, else the kept file's record
+    (its own run where the file predates per-phase records)."""
+    this_run = {"command": meta["command"], "date": meta["date"]}
+    sources = {}
+    for phase in PHASES:
+        if kept_meta is None or phase in phases:
+            sources[phase] = this_run
+        else:
+            sources[phase] = kept_meta.get("sources", {}).get(
+                phase, {"command": kept_meta["command"], "date": kept_meta["date"]})
+    return sources
 
 
 def read_rows(path: Path, args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
