@@ -622,9 +622,10 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
                 + ", ".join(f"{ns:.1f} ns per edge and layer at {r['edges'] / 1e6:.1f}M"
                             for r, ns in plain)
                 + " (" + ", ".join(f"{r['propagate_plain_s']:.3g} s" for r, _ in plain)
-                + "; exponent by step " + ", ".join(f"{p:.2f}" for p in pairs) + "), so "
-                "the cache blocking makes each size cheaper by "
+                + "; exponent by step " + ", ".join(f"{p:.2f}" for p in pairs) + "): "
                 + ", ".join(f"{g:.1f}x" for g in gains)
+                + " the time of the model's pass, which blocks the table where it outgrows "
+                "the cache"
                 + f". From {rows[last - 1]['edges'] / 1e6:.1f}M to "
                 f"{rows[last]['edges'] / 1e6:.1f}M the plain product's price per edge "
                 f"changes by {plain[last][1] / plain[last - 1][1]:.2f}x and the blocked "
