@@ -562,6 +562,12 @@ def source_lines(meta: dict[str, Any]) -> list[str]:
     return []
 
 
+def ns_per_edge_and_layer(row: dict[str, Any], key: str) -> float:
+    """A 3-layer forward pass's seconds under ``key`` as nanoseconds per layer and stored
+    non-zero (each edge is stored twice in the symmetric adjacency)."""
+    return row[key] / (3 * 2 * row["edges"]) * 1e9
+
+
 def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
     """What the exponents say about linearity, with the per-edge cost of one propagation and
     where the node table sits against the last-level cache (the usual cause of a step up)."""
@@ -593,7 +599,7 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
             + ", ".join(f"{ns:.0f} ns per edge at {r['edges'] / 1e6:.1f}M" for r, ns in build)
             + ": the same work per edge at a higher price as the arrays grow, as in the "
             "propagation below.")
-    per_edge = [(r, r["propagate_s"] / (3 * 2 * r["edges"]) * 1e9) for r in rows
+    per_edge = [(r, ns_per_edge_and_layer(r, "propagate_s")) for r in rows
                 if r.get("propagate_s")]
     if per_edge:
         cache = f"the {l3_mib:.0f} MiB L3 cache" if l3_mib else "the last-level cache"
@@ -609,7 +615,7 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
             "and writes in cache, paid for with many small products (433 tiles at 19.2M, "
             "each about 88,000 non-zeros spread over 32,768 rows), which recovers part of the "
             "difference, not all of it.")
-        plain = [(r, r["propagate_plain_s"] / (3 * 2 * r["edges"]) * 1e9) for r in rows
+        plain = [(r, ns_per_edge_and_layer(r, "propagate_plain_s")) for r in rows
                  if r.get("propagate_plain_s")]
         if len(plain) == len(per_edge) == len(rows) >= 2:
             pairs = [growth_exponent([a, b], "propagate_plain_s")
@@ -723,13 +729,13 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         "rank": args.rank,
         "l3_mib": l3_cache_mib(),
     }
+    kept_meta = None
     if args.keep_rows is not None:
         # Read once: --json may name the same file, rewritten after every size.
         args.kept_rows, kept_meta = read_rows(args.keep_rows, args)
         meta["phases"] = list(args.phases)
         meta["kept"] = {"command": kept_meta["command"], "date": kept_meta["date"]}
-    meta["sources"] = phase_sources(meta, kept_meta if args.keep_rows is not None else None,
-                                    args.phases)
+    meta["sources"] = phase_sources(meta, kept_meta, args.phases)
     clock = time.perf_counter()
     rows: list[dict[str, Any]] = []
     for n in args.sizes:
