@@ -252,6 +252,9 @@ def _read_config(path: str | None) -> dict[str, Any]:
 @click.option("--threads", type=int, default=None)
 @click.option("--checkpoint-dir", type=click.Path(), default=None)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
+@click.option("--refit", is_flag=True,
+              help="After validation has chosen the epochs, train again on train and "
+                   "validation together and save that model.")
 @click.option("--split", "split_method", type=click.Choice(SPLIT_METHODS), default="random",
               show_default=True, help="How to carve validation and test out of DATA.")
 @click.option("--valid", "valid_share", type=float, default=0.1, show_default=True)
@@ -299,7 +302,9 @@ def train(data: str, model: str | None, config_file: str | None, split_method: s
         rows["test"] = rec.evaluate(test_set, k=[10, 20])
         click.echo(metrics_table(rows))
     rec.save(out)
-    click.echo(f"saved to {out} (trained {rec.fit_seconds_:.1f}s, {rec.epochs_} epochs)")
+    refit = (f"; refitted on train and validation for {rec.best_epoch_ or rec.epochs_} epochs"
+             if rec.refit_seconds_ else "")
+    click.echo(f"saved to {out} (trained {rec.fit_seconds_:.1f}s, {rec.epochs_} epochs{refit})")
 
 
 @main.command()

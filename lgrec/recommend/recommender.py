@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,7 +21,7 @@ import lgrec
 from lgrec.data import Dataset, IdMap
 from lgrec.eval import METRICS, evaluate_ranking, top_k
 from lgrec.graph import Graph
-from lgrec.models import MODELS, create_model
+from lgrec.models import MODELS, Model, create_model
 from lgrec.recommend.cold_start import (
     fit_user_vector,
     mix_query,
@@ -178,25 +178,17 @@ class Recommender:
         )
         valid_matrix = self._matrix(valid) if valid is not None and len(valid) else None
         self.history_: list[dict[str, Any]] = []
+        self.best_epoch_ = self.epochs_ = 0
+        self.lr_schedule_: list[float] = []
         if model.trainable:
             trainer = Trainer(config).fit(model, graph, valid_matrix)
             self.history_ = trainer.history_
             self.best_epoch_ = trainer.best_epoch_
             self.epochs_ = trainer.epochs_
+            self.lr_schedule_ = trainer.lr_schedule_
         else:
             model.fit_closed_form(graph.R)
-            self.best_epoch_ = self.epochs_ = 0
-        model.to("cpu").eval()
-        with torch.no_grad():
-            users, items = model(graph.to("cpu"))
-            self.item_layers_ = (
-                model.item_layers(graph.to("cpu")).detach() if hasattr(model, "item_layers")
-                else None
-            )
-        self.item_degree_ = torch.from_numpy(np.asarray(graph.R.sum(axis=0)).ravel()).float()
-        self.model_ = model
-        self.user_vectors_ = users.detach().clone()
-        self.item_vectors_ = items.detach().clone()
+        self._keep_fitted(model, graph)
         self.train_config_ = config
         seen = graph.R if valid_matrix is None else graph.R + valid_matrix
         self.seen_ = _binary(seen)
@@ -208,8 +200,49 @@ class Recommender:
             self.metrics_["valid"] = self._evaluate_matrix(
                 valid_matrix, graph.R, config.eval_k, METRICS
             )
+        self.refit_seconds_ = 0.0
+        if config.refit and valid_matrix is not None:
+            started = time.perf_counter()
+            self._refit(config, self.seen_, text_inputs)
+            self.refit_seconds_ = time.perf_counter() - started
+            self.fit_seconds_ += self.refit_seconds_
         log.info("fitted %s in %.1fs", self.model, self.fit_seconds_)
         return self
+
+    def _keep_fitted(self, model: Model, graph: Graph) -> None:
+        """Keep ``model`` and the vectors it gives over ``graph`` for ranking and serving."""
+        model.to("cpu").eval()
+        with torch.no_grad():
+            users, items = model(graph.to("cpu"))
+            self.item_layers_ = (
+                model.item_layers(graph.to("cpu")).detach() if hasattr(model, "item_layers")
+                else None
+            )
+        self.item_degree_ = torch.from_numpy(np.asarray(graph.R.sum(axis=0)).ravel()).float()
+        self.model_ = model
+        self.user_vectors_ = users.detach().clone()
+        self.item_vectors_ = items.detach().clone()
+
+    def _refit(self, config: TrainConfig, interactions: sp.csr_matrix,
+               text_inputs: dict[str, torch.Tensor]) -> None:
+        """Fit a fresh model on ``interactions`` (training and validation together) with what
+        validation chose: the best epoch count and the learning rate each of those epochs had.
+        """
+        coo = interactions.tocoo()
+        graph = Graph.from_interactions(coo.row, coo.col, *interactions.shape)
+        torch.manual_seed(config.seed)
+        model = create_model(self.model, *interactions.shape, **self._model_params(),
+                             **text_inputs)
+        if model.trainable:
+            epochs = self.best_epoch_ or self.epochs_
+            log.info("refitting %s on training and validation interactions for %d epochs",
+                     self.model, epochs)
+            again = replace(config, epochs=epochs, max_seconds=None, checkpoint_dir=None,
+                            resume=False)
+            Trainer(again).fit(model, graph, None, lr_schedule=self.lr_schedule_[:epochs])
+        else:
+            model.fit_closed_form(graph.R)
+        self._keep_fitted(model, graph)
 
     # ------------------------------------------------------------- evaluate
     def evaluate(
@@ -537,6 +570,7 @@ class Recommender:
             "n_users": len(self.user_ids_),
             "n_items": len(self.item_ids_),
             "fit_seconds": self.fit_seconds_,
+            "refit_seconds": getattr(self, "refit_seconds_", 0.0),
             "best_epoch": self.best_epoch_,
             "epochs": self.epochs_,
         }
@@ -584,6 +618,7 @@ class Recommender:
         rec.history_ = artifact["metrics"].get("history", [])
         rec.metrics_ = {k: v for k, v in artifact["metrics"].items() if k != "history"}
         rec.fit_seconds_ = config.get("fit_seconds", 0.0)
+        rec.refit_seconds_ = config.get("refit_seconds", 0.0)
         rec.best_epoch_ = config.get("best_epoch", 0)
         rec.epochs_ = config.get("epochs", 0)
         return rec

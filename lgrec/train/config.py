@@ -59,6 +59,12 @@ class TrainConfig:
     """Continue from the last checkpoint in ``checkpoint_dir`` when one exists."""
     max_seconds: float | None = None
     """Stop after this much training time (validation included), keeping the best model."""
+    refit: bool = False
+    """Once validation has chosen the epoch count (and the learning rate of each epoch), train
+    a fresh model on the training and validation interactions together for that many epochs
+    and keep it, as one does before serving; a closed-form model is fitted again on both.
+    Validation metrics stay those of the first fit, the only ones measured on unseen data.
+    ``max_seconds`` bounds the first fit; the second costs about its best epoch's share."""
     threads: int | None = None
     """CPU threads for torch; ``None`` keeps torch's default. On small graphs or shared
     machines 1 thread is often fastest (no synchronisation between cores)."""

@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ class Trainer:
 
     ``history_`` after :meth:`fit` lists one record per validation:
     ``{"epoch", "elapsed_s", "loss", "metrics"}``; ``best_epoch_`` and ``best_score_`` name the
-    model that was kept; ``lr_`` is the learning rate at the end (after any plateau decay).
+    model that was kept; ``lr_`` is the learning rate at the end (after any plateau decay) and
+    ``lr_schedule_`` the rate each epoch ran at, which :meth:`fit` can replay.
     """
 
     def __init__(self, config: TrainConfig | None = None) -> None:
@@ -52,8 +54,14 @@ class Trainer:
         model: Model,
         graph: Graph,
         valid: sp.csr_matrix | None = None,
+        lr_schedule: Sequence[float] | None = None,
     ) -> Trainer:
-        """Train ``model`` in place; ``valid`` is the users x items validation matrix."""
+        """Train ``model`` in place; ``valid`` is the users x items validation matrix.
+
+        ``lr_schedule`` gives the learning rate of each epoch (e.g. an earlier run's
+        ``lr_schedule_``, to train again for as many epochs on more data with the same plateau
+        decays); epochs past its end keep its last rate.
+        """
         cfg = self.config
         if cfg.loss not in LOSSES and cfg.loss != FULL_SOFTMAX:
             raise ValueError(f"unknown loss {cfg.loss!r}; available: "
@@ -86,6 +94,7 @@ class Trainer:
             "bad_validations": 0,
             "elapsed_s": 0.0,
             "history": [],
+            "lrs": [],
             "stopped": False,
         }
         restored = None
@@ -93,6 +102,7 @@ class Trainer:
             restored = load_checkpoint(checkpoints, "last", model, optimizer, device)
             if restored is not None:
                 state = restored
+                state.setdefault("lrs", [])  # checkpoints written before lr_schedule_ existed
                 log.info("resumed from %s at epoch %d", checkpoints / "last", state["epoch"])
         if restored is None:
             model.initialize(graph)
@@ -114,6 +124,10 @@ class Trainer:
             if state["stopped"]:
                 break
             model.train()
+            if lr_schedule:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_schedule[min(epoch, len(lr_schedule) - 1)]
+            state["lrs"].append(optimizer.param_groups[0]["lr"])
             if cfg.loss == FULL_SOFTMAX:
                 total_loss, n_batches = self._softmax_epoch(model, graph, optimizer, epoch)
             else:
@@ -161,6 +175,7 @@ class Trainer:
         self.epochs_ = state["epoch"]
         self.elapsed_s_ = state["elapsed_s"]
         self.lr_ = optimizer.param_groups[0]["lr"]
+        self.lr_schedule_ = list(state["lrs"])
         return self
 
     def _pairwise_epoch(self, model: Model, graph: Graph, optimizer: torch.optim.Optimizer,

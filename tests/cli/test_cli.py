@@ -71,9 +71,10 @@ def test_split_train_evaluate_recommend(tmp_path):
     assert result.returncode == 0, result.stderr
     assert {p.name for p in splits.iterdir()} == {"train.csv", "valid.csv", "test.csv"}
     result = lgrec("train", str(splits), "--model", "mf", "--epochs", "2", "--dim", "8",
-                   "--out", str(model))
+                   "--refit", "--out", str(model))
     assert result.returncode == 0, result.stderr
     assert "ndcg@10" in result.stdout
+    assert "refitted on train and validation for 2 epochs" in result.stdout
     result = lgrec("evaluate", str(model), str(splits / "test.csv"), "--json")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)

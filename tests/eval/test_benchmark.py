@@ -178,3 +178,14 @@ def test_from_json_writes_the_table_from_rows_run_elsewhere_one_at_a_time(tmp_pa
     assert text.index("| ml | popularity |") < text.index("| ml | gf |")
     assert "a lent box, GPU Example 9000" in text
     assert f"{rows[0]['metrics']['ndcg@20']:.4f}" in text
+
+
+def test_epochs_cell_names_the_refit():
+    from lgrec.eval.benchmark import _epochs_cell
+
+    assert _epochs_cell([{"epochs": 18, "best_epoch": 12}]) == "18 (12)"
+    assert _epochs_cell([{"epochs": 18, "best_epoch": 12, "refit_seconds": 300.0}]) \
+        == "18 (12) + refit 12"
+    assert _epochs_cell([{"epochs": 0, "best_epoch": 0, "refit_seconds": 9.0}]) \
+        == "closed form, refit"
+    assert _epochs_cell([{"epochs": 0, "best_epoch": 0}]) == "closed form"

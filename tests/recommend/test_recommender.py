@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from lgrec import Recommender
+from lgrec.graph import Graph
+from lgrec.models import create_model
+from lgrec.train import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +108,56 @@ def test_a_model_trained_on_a_gpu_evaluates_on_the_cpu_where_there_is_none(ml100
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert rec._evaluation_device().type == expected
     assert rec.evaluate(test, k=[10]) == pytest.approx(on_cpu, abs=2e-3)
+
+
+
+@pytest.fixture(scope="module")
+def merged_graph(ml100k_split):
+    """The graph of the training and validation interactions together."""
+    train, valid, _ = ml100k_split
+    return Graph.from_interactions(np.concatenate([train.users_array, valid.users_array]),
+                                   np.concatenate([train.items_array, valid.items_array]),
+                                   train.n_users, train.n_items)
+
+
+def test_refit_trains_on_train_and_valid_as_validation_chose(ml100k_split, merged_graph):
+    train, valid, _ = ml100k_split
+    # Without L2 MF overfits within a few epochs; halving the rate on the first miss lets it
+    # find a later best, so the chosen epochs ran at more than one rate.
+    common = dict(dim=16, epochs=30, lr=0.05, reg=0.0, patience=3, lr_decay_patience=1,
+                  progress=False, threads=1)
+    first = Recommender("mf", **common).fit(train, valid=valid)
+    refitted = Recommender("mf", refit=True, **common).fit(train, valid=valid)
+    best = first.best_epoch_
+    assert 0 < best < first.epochs_ and refitted.best_epoch_ == best
+    assert len(set(first.lr_schedule_[:best])) > 1
+    # Validation figures are the first fit's, the refitted model having seen those interactions.
+    assert ([h["metrics"] for h in refitted.history_]
+            == [h["metrics"] for h in first.history_])  # elapsed_s differs
+    # Known answer: a fresh model trained on both parts for the best epoch count, each epoch at
+    # the rate it had in the first fit.
+    config = replace(refitted.train_config_, epochs=best, refit=False)
+    torch.manual_seed(config.seed)
+    model = create_model("mf", train.n_users, train.n_items, dim=16)
+    Trainer(config).fit(model, merged_graph, None, lr_schedule=first.lr_schedule_[:best])
+    with torch.no_grad():
+        users, items = model(merged_graph)
+    torch.testing.assert_close(refitted.user_vectors_, users)
+    torch.testing.assert_close(refitted.item_vectors_, items)
+    assert not torch.allclose(first.user_vectors_, users)
+    assert refitted.item_degree_.sum() == len(train) + len(valid)
+    assert 0 < refitted.refit_seconds_ < refitted.fit_seconds_
+
+
+def test_refit_fits_a_closed_form_model_again_on_train_and_valid(ml100k_split, merged_graph):
+    train, valid, _ = ml100k_split
+    first = Recommender("graph-filter", rank=32, progress=False).fit(train, valid=valid)
+    refitted = Recommender("graph-filter", rank=32, refit=True, progress=False).fit(
+        train, valid=valid)
+    assert refitted.metrics_["valid"] == first.metrics_["valid"]
+    direct = create_model("graph-filter", train.n_users, train.n_items, rank=32)
+    direct.fit_closed_form(merged_graph.R)
+    rows = torch.arange(50)
+    expected = direct.score_users(rows, *direct(merged_graph))
+    got = refitted.model_.score_users(rows, refitted.user_vectors_, refitted.item_vectors_)
+    torch.testing.assert_close(got, expected)

@@ -55,3 +55,14 @@ def test_cuda_and_cpu_evaluation_agree_for_the_same_model(ml100k_split):
     for name, value in on_cpu.items():
         # Same scores up to float summation order: ties may swap, nothing more.
         assert on_gpu[name] == pytest.approx(value, abs=2e-3), name
+
+
+def test_refit_on_cuda_trains_again_on_train_and_valid(ml100k_split):
+    train, valid, test = ml100k_split
+    rec = Recommender("lightgcn", **preset("lightgcn"), device="cuda", refit=True,
+                      progress=False)
+    metrics = rec.fit(train, valid=valid).evaluate(test, k=[10, 20])
+    assert 0 < rec.refit_seconds_ < rec.fit_seconds_
+    assert rec.item_degree_.sum() == len(train) + len(valid)
+    assert metrics["ndcg@10"] >= 0.30
+    assert rec.user_vectors_.device.type == "cpu"

@@ -16,12 +16,13 @@ def graph_of(ds):
     return Graph.from_interactions(ds.users_array, ds.items_array, ds.n_users, ds.n_items)
 
 
-def train(split, epochs, **options):
+def train(split, epochs, lr_schedule=None, **options):
     train_set, valid_set, _ = split
     torch.manual_seed(0)
     model = create_model("mf", train_set.n_users, train_set.n_items, dim=16)
     config = TrainConfig(epochs=epochs, lr=0.01, progress=False, threads=1, **options)
-    trainer = Trainer(config).fit(model, graph_of(train_set), valid_set.csr())
+    trainer = Trainer(config).fit(model, graph_of(train_set), valid_set.csr(),
+                                  lr_schedule=lr_schedule)
     return model, trainer
 
 
@@ -84,3 +85,16 @@ def test_learning_rate_decays_on_validation_plateaus(ml100k_split):
     # Two decays in the final plateau (after misses 2 and 4), maybe more in earlier ones.
     decays = math.log(trainer.lr_ / 0.01) / math.log(0.25)
     assert decays == pytest.approx(round(decays)) and round(decays) >= 2
+    # The schedule records the rate each epoch ran at: the first at the initial rate, every
+    # later one at the rate the plateau decays had left.
+    assert len(trainer.lr_schedule_) == trainer.epochs_
+    assert trainer.lr_schedule_[0] == 0.01
+    assert trainer.lr_ == trainer.lr_schedule_[-1] * 0.25  # the stopping miss decays it too
+    steps = zip(trainer.lr_schedule_, trainer.lr_schedule_[1:], strict=False)
+    assert all(b in (a, a * 0.25) for a, b in steps)
+
+
+def test_a_replayed_schedule_sets_each_epochs_rate(ml100k_split):
+    schedule = [0.02, 0.01, 0.01, 0.005]
+    _, trainer = train(ml100k_split, 6, lr_schedule=schedule)
+    assert trainer.lr_schedule_ == [0.02, 0.01, 0.01, 0.005, 0.005, 0.005]
