@@ -234,6 +234,7 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     if phase == "lightgcn-eval":
         from lgrec.eval.ranking import dot_scorer
+        from lgrec.graph.adjacency import tiles_for
         from lgrec.models.lightgcn import LightGCN
 
         graph = Graph.from_csr(train)
@@ -242,6 +243,11 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             model(graph)  # the first pass also cuts the adjacency's tiles, where it has any
             out["propagate_first_s"] = time.perf_counter() - started
+            tiled = tiles_for(graph.adjacency, model.user_embedding.weight.new_empty(
+                graph.n_nodes, model.user_embedding.weight.shape[1]))
+            if tiled is not None:
+                out["tiles"] = tiled.n_tiles
+                out["tile_rows"], out["tile_cols"] = tiled.tile_shape
             plain_propagation_seconds(graph, model)  # warm-up
             blocked, plain = [], []
             for _ in range(PROPAGATION_REPEATS):  # alternated, so drift hits both alike
@@ -484,9 +490,9 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "would make an epoch quadratic in edges; growing the batch with the graph keeps it "
         "linear. The graph build before it is not timed but is in its peak RSS. Where the "
         "node table is over twice `CACHE_BLOCK_BYTES` (16 MiB; here from 5M on) every "
-        "propagation runs through 8 MiB x 8 MiB tiles of the adjacency "
-        "(`lgrec.graph.adjacency.TiledMatrix`), so that its gathers and its writes stay in "
-        "cache. The epoch also draws its negatives (a binary search in each user's row of "
+        "propagation runs through tiles of the adjacency "
+        "(`lgrec.graph.adjacency.TiledMatrix`) 8 MiB of the node table wide and twice as "
+        "tall, so that its gathers stay in cache while its writes stream. The epoch also draws its negatives (a binary search in each user's row of "
         "the CSR matrix) and steps a fused Adam. Earlier rows of this table, 1M / 5M / 20M: "
         "16.4 / 220 / 996 s without tiles (commit f145016); 15.5 / 106 / 773 s with tiles "
         "(commit 2aedaf7), before the propagation became one autograd function whose "
@@ -612,9 +618,12 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
             + ". Each edge gathers a 256-byte row of the node table at a random place; "
             f"while the table fits {cache} those reads are cache hits, once it does not they "
             "go to main memory. Past 16 MiB the propagation runs in tiles that keep its reads "
-            "and writes in cache, paid for with many small products (433 tiles at 19.2M, "
-            "each about 88,000 non-zeros spread over 32,768 rows), which recovers part of the "
-            "difference, not all of it.")
+            "in cache, paid for with many small products ("
+            + ", ".join(f"{r['tiles']} tiles at {r['edges'] / 1e6:.1f}M, each about "
+                        f"{2 * r['edges'] / r['tiles']:,.0f} non-zeros over "
+                        f"{r['tile_rows']:,} output rows and {r['tile_cols']:,} table rows"
+                        for r, _ in per_edge if r.get("tiles"))
+            + "), which recovers part of the difference, not all of it.")
         plain = [(r, ns_per_edge_and_layer(r, "propagate_plain_s")) for r in rows
                  if r.get("propagate_plain_s")]
         if len(plain) == len(per_edge) == len(rows) >= 2:

@@ -162,6 +162,13 @@ CACHE_BLOCK_BYTES = 8 << 20
 enough to stay in a server CPU's last-level cache while a sparse product gathers its rows."""
 MIN_BLOCK_COLUMNS = 16
 """Narrower blocks lose more to the sparse index pass each block repeats than they gain."""
+BAND_HEIGHT = 2
+"""A tile's row band, in multiples of its column width. Only the column slice of ``x`` has to
+stay in cache: a tile's output rows are updated in order, a stream. A taller band gathers
+each cached ``x`` row for more output rows before the next slice evicts it, which pays once
+a graph is sparse enough that a square tile holds only a few non-zeros per row (the cost
+curves in BENCHMARKS.md). The column cuts alone fix the sums, so the height does not change
+any result."""
 
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
@@ -206,6 +213,7 @@ class TiledMatrix:
             shape=(n_rows, n_cols),
         )
         self.shape = (n_rows, n_cols)
+        self.tile_rows, self.tile_cols = tile_rows, tile_cols
         self.rows: list[tuple[int, int, list[tuple[int, int, torch.Tensor]]]] = []
         col_edges = list(range(0, n_cols, tile_cols)) + [n_cols]
         for start in range(0, n_rows, tile_rows):
@@ -217,6 +225,11 @@ class TiledMatrix:
                 if tile.nnz:
                     tiles.append((left, right, to_torch_sparse(tile)))
             self.rows.append((start, stop, tiles))
+
+    @property
+    def tile_shape(self) -> tuple[int, int]:
+        """Rows (output) and columns (rows of ``x``) of a full tile."""
+        return self.tile_rows, self.tile_cols
 
     @property
     def n_tiles(self) -> int:
@@ -239,8 +252,9 @@ _TILES: dict[int, dict[int, TiledMatrix]] = {}
 def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
     """The tiles to multiply ``adjacency`` with ``x`` by, or None where the plain product is
     as good: on a GPU, or when ``x`` is within twice :data:`CACHE_BLOCK_BYTES` (cache-sized
-    already, or cut by :func:`column_blocks`). Tiles are square, ``CACHE_BLOCK_BYTES`` of
-    ``x`` rows a side, cut on first use and kept for the adjacency's lifetime."""
+    already, or cut by :func:`column_blocks`). Tiles are ``CACHE_BLOCK_BYTES`` of ``x`` rows
+    wide and :data:`BAND_HEIGHT` times that tall, cut on first use and kept for the
+    adjacency's lifetime."""
     if adjacency.device.type != "cpu" or adjacency.layout != torch.sparse_csr or x.dim() != 2:
         return None
     row_bytes = x.shape[1] * x.element_size()
@@ -253,7 +267,7 @@ def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
         weakref.finalize(adjacency, _TILES.pop, key, None)
     by_side = _TILES[key]
     if side not in by_side:
-        by_side[side] = TiledMatrix(adjacency, side, side)
+        by_side[side] = TiledMatrix(adjacency, BAND_HEIGHT * side, side)
     return by_side[side]
 
 
