@@ -228,8 +228,7 @@ class Recommender:
         """Fit a fresh model on ``interactions`` (training and validation together) with what
         validation chose: the best epoch count and the learning rate each of those epochs had.
         """
-        coo = interactions.tocoo()
-        graph = Graph.from_interactions(coo.row, coo.col, *interactions.shape)
+        graph = Graph.from_csr(interactions)
         torch.manual_seed(config.seed)
         model = create_model(self.model, *interactions.shape, **self._model_params(),
                              **text_inputs)
@@ -570,7 +569,7 @@ class Recommender:
             "n_users": len(self.user_ids_),
             "n_items": len(self.item_ids_),
             "fit_seconds": self.fit_seconds_,
-            "refit_seconds": getattr(self, "refit_seconds_", 0.0),
+            "refit_seconds": self.refit_seconds_,
             "best_epoch": self.best_epoch_,
             "epochs": self.epochs_,
         }
