@@ -302,8 +302,9 @@ def train(data: str, model: str | None, config_file: str | None, split_method: s
         rows["test"] = rec.evaluate(test_set, k=[10, 20])
         click.echo(metrics_table(rows))
     rec.save(out)
-    refit = (f"; refitted on train and validation for {rec.best_epoch_ or rec.epochs_} epochs"
-             if rec.refit_seconds_ else "")
+    refit = "; refitted on train and validation" if rec.refit_seconds_ else ""
+    if rec.refit_epochs_:
+        refit += f" for {rec.refit_epochs_} epochs"
     click.echo(f"saved to {out} (trained {rec.fit_seconds_:.1f}s, {rec.epochs_} epochs{refit})")
 
 

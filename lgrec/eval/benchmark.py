@@ -212,6 +212,7 @@ def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
         "epochs": getattr(rec, "epochs_", 0),
         "best_epoch": getattr(rec, "best_epoch_", 0),
         "refit_seconds": getattr(rec, "refit_seconds_", 0.0),
+        "refit_epochs": getattr(rec, "refit_epochs_", 0),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
         "device": str(params.get("device", "cpu")),
@@ -429,7 +430,7 @@ def _epochs_cell(fits: list[dict[str, Any]]) -> str:
         return "closed form" + (", refit" if fits[0].get("refit_seconds") else "")
     return ", ".join(
         f"{f['epochs']} ({f['best_epoch']})"
-        + (f" + refit {f['best_epoch'] or f['epochs']}" if f.get("refit_seconds") else "")
+        + (f" + refit {f['refit_epochs']}" if f.get("refit_epochs") else "")
         for f in fits)
 
 

@@ -201,8 +201,11 @@ class Recommender:
                 valid_matrix, graph.R, config.eval_k, METRICS
             )
         self.refit_seconds_ = 0.0
+        self.refit_epochs_ = 0
         if config.refit and valid_matrix is not None:
             started = time.perf_counter()
+            if model.trainable:
+                self.refit_epochs_ = self.best_epoch_ or self.epochs_
             self._refit(config, self.seen_, text_inputs)
             self.refit_seconds_ = time.perf_counter() - started
             self.fit_seconds_ += self.refit_seconds_
@@ -226,14 +229,15 @@ class Recommender:
     def _refit(self, config: TrainConfig, interactions: sp.csr_matrix,
                text_inputs: dict[str, torch.Tensor]) -> None:
         """Fit a fresh model on ``interactions`` (training and validation together) with what
-        validation chose: the best epoch count and the learning rate each of those epochs had.
+        validation chose: ``refit_epochs_`` epochs (the best validation epoch, or every epoch
+        run where none was better) at the learning rate each of those epochs had.
         """
         graph = Graph.from_csr(interactions)
         torch.manual_seed(config.seed)
         model = create_model(self.model, *interactions.shape, **self._model_params(),
                              **text_inputs)
         if model.trainable:
-            epochs = self.best_epoch_ or self.epochs_
+            epochs = self.refit_epochs_
             log.info("refitting %s on training and validation interactions for %d epochs",
                      self.model, epochs)
             again = replace(config, epochs=epochs, max_seconds=None, checkpoint_dir=None,
@@ -570,6 +574,7 @@ class Recommender:
             "n_items": len(self.item_ids_),
             "fit_seconds": self.fit_seconds_,
             "refit_seconds": self.refit_seconds_,
+            "refit_epochs": self.refit_epochs_,
             "best_epoch": self.best_epoch_,
             "epochs": self.epochs_,
         }
@@ -618,6 +623,7 @@ class Recommender:
         rec.metrics_ = {k: v for k, v in artifact["metrics"].items() if k != "history"}
         rec.fit_seconds_ = config.get("fit_seconds", 0.0)
         rec.refit_seconds_ = config.get("refit_seconds", 0.0)
+        rec.refit_epochs_ = config.get("refit_epochs", 0)
         rec.best_epoch_ = config.get("best_epoch", 0)
         rec.epochs_ = config.get("epochs", 0)
         return rec

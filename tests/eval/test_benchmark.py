@@ -184,8 +184,9 @@ def test_epochs_cell_names_the_refit():
     from lgrec.eval.benchmark import _epochs_cell
 
     assert _epochs_cell([{"epochs": 18, "best_epoch": 12}]) == "18 (12)"
-    assert _epochs_cell([{"epochs": 18, "best_epoch": 12, "refit_seconds": 300.0}]) \
-        == "18 (12) + refit 12"
-    assert _epochs_cell([{"epochs": 0, "best_epoch": 0, "refit_seconds": 9.0}]) \
+    assert _epochs_cell([{"epochs": 18, "best_epoch": 12, "refit_seconds": 300.0,
+                          "refit_epochs": 12}]) == "18 (12) + refit 12"
+    assert _epochs_cell([{"epochs": 0, "best_epoch": 0, "refit_seconds": 9.0,
+                          "refit_epochs": 0}]) \
         == "closed form, refit"
     assert _epochs_cell([{"epochs": 0, "best_epoch": 0}]) == "closed form"

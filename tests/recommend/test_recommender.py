@@ -120,7 +120,8 @@ def merged_graph(ml100k_split):
                                    train.n_users, train.n_items)
 
 
-def test_refit_trains_on_train_and_valid_as_validation_chose(ml100k_split, merged_graph):
+def test_refit_trains_on_train_and_valid_as_validation_chose(ml100k_split, merged_graph,
+                                                            tmp_path):
     train, valid, _ = ml100k_split
     # Without L2 MF overfits within a few epochs; halving the rate on the first miss lets it
     # find a later best, so the chosen epochs ran at more than one rate.
@@ -130,6 +131,7 @@ def test_refit_trains_on_train_and_valid_as_validation_chose(ml100k_split, merge
     refitted = Recommender("mf", refit=True, **common).fit(train, valid=valid)
     best = first.best_epoch_
     assert 0 < best < first.epochs_ and refitted.best_epoch_ == best
+    assert refitted.refit_epochs_ == best and first.refit_epochs_ == 0
     assert len(set(first.lr_schedule_[:best])) > 1
     # Validation figures are the first fit's, the refitted model having seen those interactions.
     assert ([h["metrics"] for h in refitted.history_]
@@ -147,6 +149,8 @@ def test_refit_trains_on_train_and_valid_as_validation_chose(ml100k_split, merge
     assert not torch.allclose(first.user_vectors_, users)
     assert refitted.item_degree_.sum() == len(train) + len(valid)
     assert 0 < refitted.refit_seconds_ < refitted.fit_seconds_
+    loaded = Recommender.load(refitted.save(tmp_path / "refitted"))
+    assert (loaded.refit_epochs_, loaded.refit_seconds_) == (best, refitted.refit_seconds_)
 
 
 def test_refit_fits_a_closed_form_model_again_on_train_and_valid(ml100k_split, merged_graph):
@@ -155,6 +159,7 @@ def test_refit_fits_a_closed_form_model_again_on_train_and_valid(ml100k_split, m
     refitted = Recommender("graph-filter", rank=32, refit=True, progress=False).fit(
         train, valid=valid)
     assert refitted.metrics_["valid"] == first.metrics_["valid"]
+    assert refitted.refit_epochs_ == 0 and refitted.refit_seconds_ > 0
     direct = create_model("graph-filter", train.n_users, train.n_items, rank=32)
     direct.fit_closed_form(merged_graph.R)
     rows = torch.arange(50)
