@@ -44,22 +44,54 @@ def normalize_bipartite(R: sp.csr_matrix, kind: str = "sym") -> sp.csr_matrix:
     Isolated nodes (degree 0) get a zero row or column instead of a division by zero.
     """
     R = R.tocsr()
+    user_factor, item_factor = _degree_factors(R, kind)
+    data = np.empty(R.nnz, dtype=np.float32)
+    _scale_entries(R, user_factor, item_factor, out=data)
+    return sp.csr_matrix((data, R.indices.copy(), R.indptr.copy()), shape=R.shape)
+
+
+def _degree_factors(R: sp.csr_matrix, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user and per-item factors (float64) of :func:`normalize_bipartite`'s ``kind``."""
     user_degree = np.asarray(R.sum(axis=1)).ravel()
     item_degree = np.asarray(R.sum(axis=0)).ravel()
     with np.errstate(divide="ignore"):
         if kind == "sym":
-            du = np.where(user_degree > 0, user_degree**-0.5, 0.0)
-            di = np.where(item_degree > 0, item_degree**-0.5, 0.0)
-        elif kind == "left":
-            du = np.where(user_degree > 0, 1.0 / user_degree, 0.0)
-            di = np.ones_like(item_degree)
-        else:
-            raise ValueError(f"unknown normalisation {kind!r}; use 'sym' or 'left'")
-    out = R.copy()
-    # Scale each stored entry by its row and column factor without any matrix product.
-    rows = np.repeat(np.arange(R.shape[0], dtype=R.indices.dtype), np.diff(R.indptr))
-    out.data = (R.data * du[rows] * di[R.indices]).astype(np.float32)
-    return out
+            return (np.where(user_degree > 0, user_degree**-0.5, 0.0),
+                    np.where(item_degree > 0, item_degree**-0.5, 0.0))
+        if kind == "left":
+            return np.where(user_degree > 0, 1.0 / user_degree, 0.0), np.ones_like(item_degree)
+    raise ValueError(f"unknown normalisation {kind!r}; use 'sym' or 'left'")
+
+
+SCALE_CHUNK = 1 << 20
+"""Stored entries scaled per step by :func:`_scale_entries`: its float64 temporaries stay a
+few MiB (in cache) instead of several arrays as long as the matrix."""
+
+
+def _scale_entries(matrix: sp.csr_matrix, user_factor: np.ndarray, item_factor: np.ndarray,
+                   out: np.ndarray, *, transposed: bool = False) -> None:
+    """``out[e] = float32(value_e * user_factor[u] * item_factor[i])`` for every stored entry
+    ``e`` of ``matrix`` in its order, computed in float64 in that order of factors.
+
+    ``matrix`` is R (rows are users) or, with ``transposed``, R^T (rows are items); either
+    way each edge gets bitwise the same value, so the two halves of the bipartite adjacency
+    are exact transposes of each other.
+    """
+    row_factor, col_factor = (item_factor, user_factor) if transposed else (user_factor,
+                                                                            item_factor)
+    indptr, indices, values = matrix.indptr, matrix.indices, matrix.data
+    cuts = np.unique(np.searchsorted(indptr, np.arange(0, matrix.nnz, SCALE_CHUNK)))
+    bounds = [int(c) for c in cuts if c < matrix.shape[0]] + [matrix.shape[0]]
+    if bounds[0] != 0:
+        bounds.insert(0, 0)
+    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+        start, stop = int(indptr[first]), int(indptr[last])
+        if start == stop:
+            continue
+        per_row = np.repeat(row_factor[first:last], np.diff(indptr[first:last + 1]))
+        cols = col_factor[indices[start:stop]]
+        user, item = (cols, per_row) if transposed else (per_row, cols)
+        out[start:stop] = values[start:stop] * user * item
 
 
 def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
@@ -69,44 +101,58 @@ def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
     ``n_users``, the item rows are ``R^T``'s (one counting-sort transpose), so no
     ``2 * nnz`` coordinate list is sorted.
     """
+    R_hat = R_hat.tocsr()
     n = sum(R_hat.shape)
-    data, indices, indptr = _bipartite_layout(R_hat, _index_dtype(n + 2 * R_hat.nnz))
+    index_dtype = _index_dtype(n + 2 * R_hat.nnz)
+    transposed = R_hat.T.tocsr()
+    indices, indptr = _bipartite_indices(R_hat, transposed, index_dtype)
+    data = np.concatenate([R_hat.data, transposed.data]).astype(np.float32, copy=False)
     return sp.csr_matrix((data, indices, indptr), shape=(n, n))
 
 
-def _bipartite_layout(
-    R_hat: sp.csr_matrix, index_dtype: type
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(data, indices, indptr)`` of :func:`bipartite_adjacency`, indices in ``index_dtype``."""
-    R_hat = R_hat.tocsr()
-    n_users, n_items = R_hat.shape
-    nnz = R_hat.nnz
-    transposed = R_hat.T.tocsr()  # csc -> csr of the transpose: a counting sort by item
+def _bipartite_indices(R: sp.csr_matrix, transposed: sp.csr_matrix,
+                       index_dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, indptr)`` of the bipartite adjacency of ``R``, given ``R^T`` as CSR."""
+    n_users, n_items = R.shape
+    nnz = R.nnz
     indptr = np.empty(n_users + n_items + 1, dtype=index_dtype)
-    indptr[: n_users + 1] = R_hat.indptr
+    indptr[: n_users + 1] = R.indptr
     np.add(transposed.indptr[1:], nnz, out=indptr[n_users + 1 :], casting="unsafe")
     indices = np.empty(2 * nnz, dtype=index_dtype)
-    np.add(R_hat.indices, n_users, out=indices[:nnz], casting="unsafe")
+    np.add(R.indices, n_users, out=indices[:nnz], casting="unsafe")
     indices[nnz:] = transposed.indices
-    data = np.concatenate([R_hat.data, transposed.data]).astype(np.float32, copy=False)
-    return data, indices, indptr
+    return indices, indptr
 
 
-def _torch_bipartite_adjacency(R_hat: sp.csr_matrix, device: str | torch.device) -> torch.Tensor:
-    """:func:`bipartite_adjacency` straight into a torch CSR tensor: laid out with the int64
-    indices torch wants, so no copy of the ``2 * nnz`` arrays is made on the way."""
-    data, indices, indptr = _bipartite_layout(R_hat, np.int64)
-    n = sum(R_hat.shape)
+def _torch_symmetric_adjacency(R: sp.csr_matrix, device: str | torch.device) -> torch.Tensor:
+    """:func:`bipartite_adjacency` of ``normalize_bipartite(R, "sym")`` (bitwise the same
+    values) straight into a torch CSR tensor, int32 indices where they fit (see
+    :func:`_csr_tensor`).
+
+    Built from the raw R: one counting-sort transpose, then each half's normalised values
+    written straight into the final value array, so neither a normalised copy of R nor its
+    transpose nor a concatenation is made on the way.
+    """
+    R = R.tocsr()
+    user_factor, item_factor = _degree_factors(R, "sym")
+    transposed = R.T.tocsr()  # csc -> csr of the transpose: a counting sort by item
+    n = sum(R.shape)
+    indices, indptr = _bipartite_indices(R, transposed, _index_dtype(n + 2 * R.nnz))
+    data = np.empty(2 * R.nnz, dtype=np.float32)
+    _scale_entries(R, user_factor, item_factor, out=data[: R.nnz])
+    _scale_entries(transposed, user_factor, item_factor, out=data[R.nnz :], transposed=True)
     return _csr_tensor(torch.from_numpy(indptr), torch.from_numpy(indices),
                        torch.from_numpy(data), (n, n), device)
 
 
 def to_torch_sparse(matrix: sp.spmatrix, device: str | torch.device = "cpu") -> torch.Tensor:
-    """A scipy matrix as a torch sparse CSR tensor (float32)."""
+    """A scipy matrix as a torch sparse CSR tensor (float32), indices as :func:`_csr_tensor`
+    keeps them."""
     csr = matrix.tocsr()
+    index_dtype = np.result_type(csr.indptr, csr.indices)
     return _csr_tensor(
-        torch.from_numpy(csr.indptr.astype(np.int64, copy=False)),
-        torch.from_numpy(csr.indices.astype(np.int64, copy=False)),
+        torch.from_numpy(csr.indptr.astype(index_dtype, copy=False)),
+        torch.from_numpy(csr.indices.astype(index_dtype, copy=False)),
         torch.from_numpy(csr.data.astype(np.float32, copy=False)),
         csr.shape,
         device,
@@ -115,6 +161,12 @@ def to_torch_sparse(matrix: sp.spmatrix, device: str | torch.device = "cpu") -> 
 
 def _csr_tensor(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tensor,
                 shape: tuple[int, int], device: str | torch.device) -> torch.Tensor:
+    """A torch CSR tensor on ``device``. On the CPU int32 indices stay int32: 8 bytes per
+    stored entry with its float32 value instead of 12, and torch's CPU products take either
+    (bitwise the same sums). Other devices get int64, the layout the CUDA path was checked
+    with."""
+    if torch.device(device).type != "cpu":
+        indptr, indices = indptr.long(), indices.long()
     with warnings.catch_warnings():
         # torch flags sparse CSR as beta; the operations used here (spmm and its
         # gradient with respect to the dense operand) are stable.
@@ -311,7 +363,11 @@ class Graph:
         return int(self.R.nnz)
 
     def to(self, device: str | torch.device) -> Graph:
-        return Graph(self.n_users, self.n_items, self.R, self.adjacency.to(device))
+        adjacency = self.adjacency
+        if adjacency.device != torch.device(device):
+            adjacency = _csr_tensor(adjacency.crow_indices(), adjacency.col_indices(),
+                                    adjacency.values(), adjacency.shape, device)
+        return Graph(self.n_users, self.n_items, self.R, adjacency)
 
     @classmethod
     def from_interactions(
@@ -329,5 +385,5 @@ class Graph:
 
     @classmethod
     def from_csr(cls, R: sp.csr_matrix, device: str | torch.device = "cpu") -> Graph:
-        adjacency = _torch_bipartite_adjacency(normalize_bipartite(R, "sym"), device)
+        adjacency = _torch_symmetric_adjacency(R, device)
         return cls(R.shape[0], R.shape[1], R.tocsr(), adjacency)

@@ -64,8 +64,15 @@ def test_bipartite_layout_equals_the_block_matrix():
     expected = sp.bmat([[None, R_hat], [R_hat.T, None]]).toarray()
     adjacency = bipartite_adjacency(R_hat)
     np.testing.assert_array_equal(adjacency.toarray(), expected)
-    graph = Graph.from_csr(R)  # laid out straight into torch, int64 indices
-    assert graph.adjacency.col_indices().dtype == torch.int64
+    graph = Graph.from_csr(R)  # laid out straight into torch, int32 indices where they fit
+    assert graph.adjacency.col_indices().dtype == torch.int32
+    assert graph.adjacency.crow_indices().dtype == torch.int32
+    wide = torch.sparse_csr_tensor(graph.adjacency.crow_indices().long(),
+                                   graph.adjacency.col_indices().long(), graph.adjacency.values(),
+                                   size=graph.adjacency.shape)
+    x = torch.randn(65, 8)
+    assert torch.equal(symmetric_spmm(graph.adjacency, x), torch.sparse.mm(wide, x))
+    assert graph.to("cpu").adjacency is graph.adjacency
     np.testing.assert_array_equal(graph.adjacency.to_dense().numpy(), expected.astype(np.float32))
 
 
@@ -121,3 +128,25 @@ def test_symmetric_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(mo
     torch.testing.assert_close(symmetric_spmm(graph.adjacency, x),
                                torch.sparse.mm(graph.adjacency, x))
     torch.testing.assert_close(through_tiles.grad, plain.grad)
+
+
+def test_weighted_adjacency_is_scaled_in_chunks_to_the_dense_known_answer(monkeypatch):
+    import lgrec.graph.adjacency as adjacency
+
+    monkeypatch.setattr(adjacency, "SCALE_CHUNK", 7)  # many chunks, some cutting inside a row
+    rng = np.random.default_rng(2)
+    users, items = rng.integers(0, 30, 200), rng.integers(0, 20, 200)
+    users[users == 29] = 28  # user 29 and item 19 isolated
+    items[items == 19] = 18
+    R = interaction_matrix(users, items, 30, 20, weights=rng.uniform(0.5, 3.0, 200))
+    dense = R.toarray().astype(np.float64)
+    du, di = dense.sum(axis=1), dense.sum(axis=0)
+    with np.errstate(divide="ignore"):
+        expected = (dense * np.where(du > 0, du**-0.5, 0)[:, None]
+                    * np.where(di > 0, di**-0.5, 0)[None, :]).astype(np.float32)
+    np.testing.assert_allclose(normalize_bipartite(R, "sym").toarray(), expected, rtol=1e-6)
+    full = Graph.from_csr(R).adjacency.to_dense().numpy()
+    np.testing.assert_allclose(full[:30, 30:], expected, rtol=1e-6)
+    np.testing.assert_array_equal(full, full.T)  # both halves hold bitwise the same values
+    np.testing.assert_array_equal(full[:30, 30:], normalize_bipartite(R, "sym").toarray())
+    assert not full[29].any() and not full[30 + 19].any()
