@@ -19,6 +19,7 @@ the log-log plot ``bench/cost_curves.png``; the raw rows go to ``bench/results/c
     python bench/cost_curves.py --from-json bench/results/cost_curves.json  # section from saved rows
     python bench/cost_curves.py --phases build --keep-rows bench/results/cost_curves.json
                                    # rerun one phase at every size, the others kept from the file
+    python bench/cost_curves.py --rounds 3 ...     # every phase 3 times, sizes taking turns
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import math
 import os
 import resource
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -316,41 +318,73 @@ def spawn(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+def generate(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Draw the log of size ``n`` (in its own process) and start its row."""
     log.info("size %d: generating the log", n)
     generated = spawn("generate", n, args)
     if "error" in generated:
         raise RuntimeError(f"could not generate the log of size {n}")
-    row: dict[str, Any] = {"drawn": n, "edges": generated["edges"], "users": generated["users"],
-                           "items": generated["items"], "generate_s": generated["generate_s"],
-                           "phases": {"generate": generated}}
-    log.info("size %d: %d distinct edges, %d users, %d items (%.1fs)", n, row["edges"],
-             row["users"], row["items"], generated["generate_s"])
-    kept = kept_row(n, args)
-    try:
-        for phase in PHASES:
-            if kept is not None and phase not in args.phases:
-                result = {**kept["phases"][phase], "kept": True}
+    log.info("size %d: %d distinct edges, %d users, %d items (%.1fs)", n, generated["edges"],
+             generated["users"], generated["items"], generated["generate_s"])
+    return {"drawn": n, "edges": generated["edges"], "users": generated["users"],
+            "items": generated["items"], "generate_s": generated["generate_s"],
+            "phases": {"generate": generated}}
+
+
+def run_phases(n: int, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """One fresh process per measured phase at size ``n``; kept phases are not run."""
+    results = {}
+    for phase in args.phases:
+        log.info("size %d: phase %s", n, phase)
+        result = spawn(phase, n, args)
+        log.info("size %d: %s done in %.1fs (process) %s", n, phase, result["process_s"],
+                 {k: round(v, 3) for k, v in result.items()
+                  if isinstance(v, float) and k != "process_s"})
+        results[phase] = result
+    return results
+
+
+def median_of_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One phase's result over several rounds: the median of every number all rounds have,
+    the rest from the first round, and each round's own numbers under ``rounds``."""
+    if len(rounds) == 1:
+        return rounds[0]
+    combined = dict(rounds[0])
+    for key in rounds[0]:
+        values = [r.get(key) for r in rounds]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            combined[key] = statistics.median_low(values)  # counts stay whole
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            combined[key] = float(np.median(values))
+    errors = [r["error"] for r in rounds if "error" in r]
+    if errors:
+        combined["error"] = "; ".join(errors)
+    combined["rounds"] = [{k: v for k, v in r.items() if isinstance(v, (int, float))}
+                          for r in rounds]
+    return combined
+
+
+def fill_row(row: dict[str, Any], results: dict[str, dict[str, Any]],
+             args: argparse.Namespace) -> dict[str, Any]:
+    """Put each phase's result (measured now, or kept from ``--keep-rows``) into ``row``."""
+    kept = kept_row(row["drawn"], args)
+    for phase in PHASES:
+        if phase in results:
+            result = results[phase]
+        elif kept is not None:
+            result = {**kept["phases"][phase], "kept": True}
+        else:
+            continue
+        row["phases"][phase] = result
+        for key, value in result.items():
+            if key in {"phase", "size", "edges", "process_s", "kept", "rounds"}:
+                continue
+            if key == "error":
+                row.setdefault("errors", {})[phase] = value
+            elif key in {"base_gib", "log_gib", "log_current_gib"}:
+                row[f"{phase}:{key}"] = value
             else:
-                log.info("size %d: phase %s", n, phase)
-                result = spawn(phase, n, args)
-            row["phases"][phase] = result
-            for key, value in result.items():
-                if key in {"phase", "size", "edges", "process_s", "kept"}:
-                    continue
-                if key == "error":
-                    row.setdefault("errors", {})[phase] = value
-                elif key in {"base_gib", "log_gib", "log_current_gib"}:
-                    row[f"{phase}:{key}"] = value
-                else:
-                    row[key] = value
-            if "kept" not in result:
-                log.info("size %d: %s done in %.1fs (process) %s", n, phase, result["process_s"],
-                         {k: round(v, 3) for k, v in result.items()
-                          if isinstance(v, float) and k != "process_s"})
-    finally:
-        if not args.keep_logs:
-            log_path(n).unlink(missing_ok=True)
+                row[key] = value
     return complete(row)
 
 
@@ -478,7 +512,11 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         f"p ∝ rank^-{ITEM_EXPONENT} (seeded), duplicates removed; the interaction counts "
         "below are the distinct edges. Every phase runs in its own fresh process; peak RSS is "
         "that process's maximum resident set, the interpreter with torch and the loaded log "
-        "included (the 'log RSS' column is the peak right after loading the log, before the phase).",
+        "included (the 'log RSS' column is the peak right after loading the log, before the "
+        "phase). A run with `--rounds R` measures its phases R times, the sizes taking turns "
+        "(1M, 5M, 20M, 1M, ...), and the table gives the median over the rounds, so that a "
+        "change in the load of the shared machine during the run falls on every size alike "
+        "(each round's figures are in the JSON rows).",
         "",
         "* **build**: `Graph.from_interactions` (interaction matrix, symmetric normalisation, "
         f"bipartite adjacency as torch sparse CSR), {BUILD_REPEATS} times in the phase's "
@@ -689,6 +727,9 @@ def main() -> None:
     parser.add_argument("--keep-rows", type=Path, metavar="PATH",
                         help="With --phases: take the other phases of every size from this "
                              "JSON (an earlier run's), so one phase can be rerun alone.")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="Measure the phases this many times, the sizes taking turns; "
+                             "the table gives the median over rounds.")
     parser.add_argument("--keep-logs", action="store_true",
                         help="Keep the generated logs in bench/_work.")
     parser.add_argument("--no-write", action="store_true", help="Do not touch BENCHMARKS.md.")
@@ -746,14 +787,32 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         meta["phases"] = list(args.phases)
         meta["kept"] = {"command": kept_meta["command"], "date": kept_meta["date"]}
     meta["sources"] = phase_sources(meta, kept_meta, args.phases)
+    meta["rounds"] = args.rounds
     clock = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    for n in args.sizes:
-        rows.append(measure_size(n, args))
-        meta["load_after"] = os.getloadavg()[0]
-        meta["seconds"] = time.perf_counter() - clock
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    measured: dict[int, list[dict[str, dict[str, Any]]]] = {n: [] for n in args.sizes}
+    try:
+        skeletons = {n: generate(n, args) for n in args.sizes}
+        for round_ in range(args.rounds):
+            # The sizes take turns, so that a change of the shared machine's load during the
+            # run falls on every size alike instead of on whichever ran last.
+            for n in args.sizes:
+                if args.rounds > 1:
+                    log.info("round %d of %d, size %d", round_ + 1, args.rounds, n)
+                measured[n].append(run_phases(n, args))
+            rows = [fill_row(json.loads(json.dumps(skeletons[n])),
+                             {phase: median_of_rounds([r[phase] for r in measured[n]])
+                              for phase in args.phases}, args)
+                    for n in args.sizes]
+            meta["load_after"] = os.getloadavg()[0]
+            meta["seconds"] = time.perf_counter() - clock
+            meta["rounds_done"] = round_ + 1
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    finally:
+        if not args.keep_logs:
+            for n in args.sizes:
+                log_path(n).unlink(missing_ok=True)
     log.info("all sizes done in %.0fs; rows in %s", time.perf_counter() - clock, args.json)
     return rows, meta
 
