@@ -69,7 +69,7 @@ def test_bipartite_layout_equals_the_block_matrix():
     assert graph.adjacency.crow_indices().dtype == torch.int32
     wide = torch.sparse_csr_tensor(graph.adjacency.crow_indices().long(),
                                    graph.adjacency.col_indices().long(), graph.adjacency.values(),
-                                   size=graph.adjacency.shape)
+                                   size=graph.adjacency.shape, check_invariants=True)
     x = torch.randn(65, 8)
     assert torch.equal(symmetric_spmm(graph.adjacency, x), torch.sparse.mm(wide, x))
     assert graph.to("cpu").adjacency is graph.adjacency
