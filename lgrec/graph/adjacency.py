@@ -363,8 +363,11 @@ class Graph:
         return int(self.R.nnz)
 
     def to(self, device: str | torch.device) -> Graph:
-        adjacency = self.adjacency
-        if adjacency.device != torch.device(device):
+        adjacency, target = self.adjacency, torch.device(device)
+        # "cuda" names the tensor's own "cuda:0": same place, same tensor (caches key on it).
+        moving = adjacency.device.type != target.type or (
+            target.index is not None and target.index != adjacency.device.index)
+        if moving:
             adjacency = _csr_tensor(adjacency.crow_indices(), adjacency.col_indices(),
                                     adjacency.values(), adjacency.shape, device)
         return Graph(self.n_users, self.n_items, self.R, adjacency)
