@@ -364,10 +364,11 @@ class Graph:
 
     def to(self, device: str | torch.device) -> Graph:
         adjacency, target = self.adjacency, torch.device(device)
-        # "cuda" names the tensor's own "cuda:0": same place, same tensor (caches key on it).
-        moving = adjacency.device.type != target.type or (
-            target.index is not None and target.index != adjacency.device.index)
-        if moving:
+        if target.type == "cuda" and target.index is None:
+            # "cuda" is the current device: where it already is, keep the same tensor
+            # (caches key on it).
+            target = torch.device("cuda", torch.cuda.current_device())
+        if adjacency.device != target:
             adjacency = _csr_tensor(adjacency.crow_indices(), adjacency.col_indices(),
                                     adjacency.values(), adjacency.shape, device)
         return Graph(self.n_users, self.n_items, self.R, adjacency)
