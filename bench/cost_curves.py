@@ -25,6 +25,7 @@ the log-log plot ``bench/cost_curves.png``; the raw rows go to ``bench/results/c
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import logging
@@ -800,7 +801,7 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
                 if args.rounds > 1:
                     log.info("round %d of %d, size %d", round_ + 1, args.rounds, n)
                 measured[n].append(run_phases(n, args))
-            rows = [fill_row(json.loads(json.dumps(skeletons[n])),
+            rows = [fill_row(copy.deepcopy(skeletons[n]),
                              {phase: median_of_rounds([r[phase] for r in measured[n]])
                               for phase in args.phases}, args)
                     for n in args.sizes]

@@ -80,14 +80,11 @@ def _scale_entries(matrix: sp.csr_matrix, user_factor: np.ndarray, item_factor: 
     row_factor, col_factor = (item_factor, user_factor) if transposed else (user_factor,
                                                                             item_factor)
     indptr, indices, values = matrix.indptr, matrix.indices, matrix.data
-    cuts = np.unique(np.searchsorted(indptr, np.arange(0, matrix.nnz, SCALE_CHUNK)))
-    bounds = [int(c) for c in cuts if c < matrix.shape[0]] + [matrix.shape[0]]
-    if bounds[0] != 0:
-        bounds.insert(0, 0)
+    # Row cuts about SCALE_CHUNK entries apart (0 first, as indptr starts at 0), then the end.
+    cuts = np.searchsorted(indptr, np.arange(0, matrix.nnz, SCALE_CHUNK))
+    bounds = np.unique(np.append(cuts, matrix.shape[0])).tolist()
     for first, last in zip(bounds[:-1], bounds[1:], strict=True):
         start, stop = int(indptr[first]), int(indptr[last])
-        if start == stop:
-            continue
         per_row = np.repeat(row_factor[first:last], np.diff(indptr[first:last + 1]))
         cols = col_factor[indices[start:stop]]
         user, item = (cols, per_row) if transposed else (per_row, cols)
