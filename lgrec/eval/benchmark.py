@@ -37,7 +37,7 @@ import resource
 import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,9 @@ class BenchRun:
     """Row label in the table (default: the model name)."""
     seeds: list[int] | None = None
     """Training seeds for this run (default: the config's ``seeds``)."""
+    validation: bool = True
+    """False: fit once on the whole training file, carve-out included, with no validation
+    (fixed ``epochs``), for a setting and epoch count chosen on the carve-out beforehand."""
 
 
 @dataclass
@@ -188,6 +191,8 @@ def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
     from lgrec.recommend.presets import preset
 
     train, valid, test, seen = load_split(spec)
+    if not run.validation:
+        train, valid = (seen if seen is not None else train), None
     params = {**preset(run.model), "progress": False, **run.params}
     rec = Recommender(run.model, **params)
     started = time.perf_counter()
@@ -222,6 +227,7 @@ def run_one(spec: BenchDataset, run: BenchRun, k: list[int]) -> dict[str, Any]:
         "machine": machine_description(),
         "valid_metrics": _best_validation(rec),
         "valid_curve": _validation_curve(rec),
+        "validation": run.validation,
         "train_interactions": len(train),
         "valid_interactions": len(valid) if valid is not None else 0,
     }
@@ -254,7 +260,7 @@ def run_benchmark(config: BenchConfig, *, isolate: bool = True) -> list[dict[str
         fits = []
         for seed in seeds or [None]:
             params = run.params if seed is None else {**run.params, "seed": seed}
-            one = BenchRun(run.dataset, run.model, params, run.label)
+            one = replace(run, params=params, seeds=None)
             log.info("bench: %s on %s %s", run.model, run.dataset, params)
             if isolate:
                 context = multiprocessing.get_context("spawn")
@@ -401,7 +407,9 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
     lines += ["", "Parameters of each row (over the model's preset in `lgrec/recommend/presets.py`):", ""]
     for row in rows:
         merged = {**preset(row["model"]), **row["params"]}
-        lines.append(f"- {row['dataset']} / {row['label']}: {_params_text(merged)}")
+        unvalidated = ("; no validation: fitted once on the whole training file"
+                       if row.get("validation") is False else "")
+        lines.append(f"- {row['dataset']} / {row['label']}: {_params_text(merged)}{unvalidated}")
     seeded = sorted({tuple(r["seeds"]) for r in rows if "seeds" in r})
     if seeded:
         lines += ["", "Rows fitted under several training seeds ("
@@ -425,11 +433,12 @@ def markdown_table(config: BenchConfig, rows: list[dict[str, Any]], command: str
 
 
 def _epochs_cell(fits: list[dict[str, Any]]) -> str:
-    """Epochs run and (best), per fit; a refit adds the epochs of its second fit."""
+    """Epochs run and (best), per fit (no best without validation); a refit adds the epochs
+    of its second fit."""
     if not fits[0]["epochs"]:
         return "closed form" + (", refit" if fits[0].get("refit_seconds") else "")
     return ", ".join(
-        f"{f['epochs']} ({f['best_epoch']})"
+        f"{f['epochs']}" + (f" ({f['best_epoch']})" if f.get("best_epoch") else "")
         + (f" + refit {f['refit_epochs']}" if f.get("refit_epochs") else "")
         for f in fits)
 

@@ -45,6 +45,10 @@ class TrainConfig:
     to settle into a plateau before stopping."""
     lr_decay: float = 0.5
     """Factor applied to the learning rate on a plateau (see ``lr_decay_patience``)."""
+    lr_schedule: tuple[float, ...] | None = None
+    """The learning rate of each epoch, in place of ``lr`` (epochs past its end keep its last
+    rate): to train without validation on a schedule an earlier validated run arrived at, e.g.
+    by its plateau decays. ``None``: ``lr``, decayed on plateaus as above."""
     metric: str = "ndcg@10"
     """Validation metric for early stopping and best-model selection."""
     eval_k: tuple[int, ...] = (10, 20)
@@ -78,6 +82,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["eval_k"] = list(self.eval_k)
+        if self.lr_schedule is not None:
+            out["lr_schedule"] = list(self.lr_schedule)
         return out
 
     @classmethod
@@ -89,6 +95,8 @@ class TrainConfig:
         values = dict(values)
         if "eval_k" in values:
             values["eval_k"] = tuple(int(k) for k in values["eval_k"])
+        if values.get("lr_schedule") is not None:
+            values["lr_schedule"] = tuple(float(lr) for lr in values["lr_schedule"])
         return cls(**values)
 
     @classmethod

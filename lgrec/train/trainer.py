@@ -60,9 +60,11 @@ class Trainer:
 
         ``lr_schedule`` gives the learning rate of each epoch (e.g. an earlier run's
         ``lr_schedule_``, to train again for as many epochs on more data with the same plateau
-        decays); epochs past its end keep its last rate.
+        decays); epochs past its end keep its last rate. Without it, the config's
+        ``lr_schedule`` applies where set.
         """
         cfg = self.config
+        lr_schedule = lr_schedule or cfg.lr_schedule
         if cfg.loss not in LOSSES and cfg.loss != FULL_SOFTMAX:
             raise ValueError(f"unknown loss {cfg.loss!r}; available: "
                              f"{', '.join([*LOSSES, FULL_SOFTMAX])}")

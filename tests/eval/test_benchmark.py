@@ -99,6 +99,50 @@ def test_carve_out_validation_keeps_test_file_apart(tmp_path):
     assert len(held_test) == 40
 
 
+def test_a_run_without_validation_fits_on_the_whole_training_file(tmp_path):
+    train = tmp_path / "train.txt"
+    test = tmp_path / "test.txt"
+    rng = np.random.default_rng(0)
+    train.write_text("".join(
+        f"{u} " + " ".join(map(str, rng.choice(50, 10, replace=False))) + "\n" for u in range(40)
+    ))
+    test.write_text("".join(f"{u} {u % 50}\n" for u in range(40)))
+    config = tmp_path / "whole.toml"
+    config.write_text(f"""
+title = "whole"
+[[datasets]]
+name = "t"
+train = "{train}"
+test = "{test}"
+valid_users = 10
+valid_fraction = 0.5
+
+[[runs]]
+dataset = "t"
+model = "mf"
+label = "validated"
+params = {{ epochs = 2, dim = 8, progress = false }}
+
+[[runs]]
+dataset = "t"
+model = "mf"
+label = "whole file"
+validation = false
+params = {{ epochs = 2, dim = 8, progress = false, lr_schedule = [0.02, 0.01] }}
+""")
+    parsed = BenchConfig.from_toml(config)
+    validated, whole = run_benchmark(parsed, isolate=False)
+    assert validated["train_interactions"] + validated["valid_interactions"] == 400
+    assert validated["valid_interactions"] > 0 and validated["valid_curve"]
+    assert (whole["train_interactions"], whole["valid_interactions"]) == (400, 0)
+    assert whole["validation"] is False and not whole["valid_curve"]
+    table = markdown_table(parsed, [validated, whole], "lgrec bench whole.toml")
+    assert "t / whole file: " in table and "no validation: fitted once on the whole" in table
+    assert table.count("no validation: fitted once") == 1
+    whole_line = next(line for line in table.splitlines() if line.startswith("| t | whole file"))
+    assert " | 2 | " in whole_line  # epochs run, no best epoch without validation
+
+
 def test_seeds_repeat_a_run_and_the_table_gives_mean_and_spread(tmp_path):
     config = tmp_path / "seeds.toml"
     config.write_text("seeds = [1, 2]\n" + CONFIG.split("[[runs]]")[0] + """

@@ -98,3 +98,14 @@ def test_a_replayed_schedule_sets_each_epochs_rate(ml100k_split):
     schedule = [0.02, 0.01, 0.01, 0.005]
     _, trainer = train(ml100k_split, 6, lr_schedule=schedule)
     assert trainer.lr_schedule_ == [0.02, 0.01, 0.01, 0.005, 0.005, 0.005]
+
+
+def test_a_configured_schedule_sets_each_epochs_rate(ml100k_split):
+    config = TrainConfig.from_dict({"lr_schedule": [0.02, 0.01], "epochs": 3, "progress": False,
+                                    "threads": 1})
+    assert config.lr_schedule == (0.02, 0.01)
+    assert TrainConfig.from_dict(config.to_dict()) == config  # saved with a model, loaded back
+    train_set, _, _ = ml100k_split
+    model = create_model("mf", train_set.n_users, train_set.n_items, dim=16)
+    trainer = Trainer(config).fit(model, graph_of(train_set))
+    assert trainer.lr_schedule_ == [0.02, 0.01, 0.01]
