@@ -82,14 +82,20 @@ def test_bench_config_rejects_unknown_keys(tmp_path):
     assert result.exit_code == 2 and "unknown key(s) epoch" in result.output
 
 
-def test_carve_out_validation_keeps_test_file_apart(tmp_path):
-    train = tmp_path / "train.txt"
-    test = tmp_path / "test.txt"
+def write_lightgcn_split(directory):
+    """A LightGCN-format train.txt (40 users x 10 of 50 items) and test.txt (one item each)."""
+    train = directory / "train.txt"
+    test = directory / "test.txt"
     rng = np.random.default_rng(0)
     train.write_text("".join(
         f"{u} " + " ".join(map(str, rng.choice(50, 10, replace=False))) + "\n" for u in range(40)
     ))
     test.write_text("".join(f"{u} {u % 50}\n" for u in range(40)))
+    return train, test
+
+
+def test_carve_out_validation_keeps_test_file_apart(tmp_path):
+    train, test = write_lightgcn_split(tmp_path)
     spec = BenchDataset(name="t", train=str(train), test=str(test), valid_users=10,
                         valid_fraction=0.5, seed=3)
     fit, valid, held_test, seen = load_split(spec)
@@ -100,13 +106,7 @@ def test_carve_out_validation_keeps_test_file_apart(tmp_path):
 
 
 def test_a_run_without_validation_fits_on_the_whole_training_file(tmp_path):
-    train = tmp_path / "train.txt"
-    test = tmp_path / "test.txt"
-    rng = np.random.default_rng(0)
-    train.write_text("".join(
-        f"{u} " + " ".join(map(str, rng.choice(50, 10, replace=False))) + "\n" for u in range(40)
-    ))
-    test.write_text("".join(f"{u} {u % 50}\n" for u in range(40)))
+    train, test = write_lightgcn_split(tmp_path)
     config = tmp_path / "whole.toml"
     config.write_text(f"""
 title = "whole"
