@@ -29,8 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,16 +45,6 @@ BETAS = (-0.1, 0.0, 0.1, 0.2, 0.3, 0.5)
 K = 20
 
 
-def in_index_space(part: Any, train: Any) -> sp.csr_matrix:
-    """``part``'s interactions as a users x items matrix in ``train``'s index space (pairs
-    whose user or item ``train`` lacks are left out: the model cannot score them)."""
-    users = train.user_ids.lookup(part.user_ids.to_external(part.users_array))
-    items = train.item_ids.lookup(part.item_ids.to_external(part.items_array))
-    known = (users >= 0) & (items >= 0)
-    return sp.csr_matrix((np.ones(int(known.sum()), dtype=np.float32),
-                          (users[known], items[known])), shape=(train.n_users, train.n_items))
-
-
 def measure(config_path: Path, label: str, betas: tuple[float, ...]) -> dict[str, Any]:
     config = BenchConfig.from_toml(config_path)
     run = next(r for r in config.runs if (r.label or r.model) == label)
@@ -70,12 +58,11 @@ def measure(config_path: Path, label: str, betas: tuple[float, ...]) -> dict[str
     rec.fit(train, valid=valid)
     fit_seconds = time.perf_counter() - started
 
-    train_matrix = in_index_space(train, train)
-    valid_matrix = in_index_space(valid, train)
-    test_matrix = in_index_space(test, train)
-    seen_matrix = in_index_space(seen, train) if seen is not None else train_matrix + valid_matrix
-    log_degree = torch.log1p(torch.from_numpy(
-        np.asarray(train_matrix.sum(axis=0)).ravel().astype(np.float32)))
+    train_matrix = rec.interaction_matrix(train)
+    valid_matrix = rec.interaction_matrix(valid)
+    test_matrix = rec.interaction_matrix(test)
+    seen_matrix = rec.interaction_matrix(seen) if seen is not None else rec.seen_
+    log_degree = torch.log1p(rec.item_degree_)
     temperature = float(run.params.get("temperature", 1.0))
     model, users, items = rec.model_, rec.user_vectors_, rec.item_vectors_
 

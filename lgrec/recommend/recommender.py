@@ -176,7 +176,7 @@ class Recommender:
         model = create_model(
             self.model, train.n_users, train.n_items, **self._model_params(), **text_inputs
         )
-        valid_matrix = self._matrix(valid) if valid is not None and len(valid) else None
+        valid_matrix = self.interaction_matrix(valid) if valid is not None and len(valid) else None
         self.history_: list[dict[str, Any]] = []
         self.best_epoch_ = self.epochs_ = 0
         self.lr_schedule_: list[float] = []
@@ -240,9 +240,9 @@ class Recommender:
             epochs = self.refit_epochs_
             log.info("refitting %s on training and validation interactions for %d epochs",
                      self.model, epochs)
-            again = replace(config, epochs=epochs, max_seconds=None, checkpoint_dir=None,
-                            resume=False)
-            Trainer(again).fit(model, graph, None, lr_schedule=self.lr_schedule_[:epochs])
+            again = replace(config, epochs=epochs, lr_schedule=tuple(self.lr_schedule_[:epochs]),
+                            max_seconds=None, checkpoint_dir=None, resume=False)
+            Trainer(again).fit(model, graph, None)
         else:
             model.fit_closed_form(graph.R)
         self._keep_fitted(model, graph)
@@ -264,7 +264,7 @@ class Recommender:
         self._check_fitted()
         ks = [k] if isinstance(k, int) else list(k)
         result = self._evaluate_matrix(
-            self._matrix(test), self.seen_ if exclude_seen else None, ks, metrics
+            self.interaction_matrix(test), self.seen_ if exclude_seen else None, ks, metrics
         )
         self.metrics_["test"] = result
         return result
@@ -299,7 +299,7 @@ class Recommender:
             return torch.device(config.device)
         return torch.device("cpu")
 
-    def _matrix(self, data: Dataset) -> sp.csr_matrix:
+    def interaction_matrix(self, data: Dataset) -> sp.csr_matrix:
         """``data``'s interactions as a users x items matrix in this model's index space."""
         if data.user_ids == self.user_ids_ and data.item_ids == self.item_ids_:
             users, items = data.users_array, data.items_array

@@ -6,7 +6,6 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ class Trainer:
     ``history_`` after :meth:`fit` lists one record per validation:
     ``{"epoch", "elapsed_s", "loss", "metrics"}``; ``best_epoch_`` and ``best_score_`` name the
     model that was kept; ``lr_`` is the learning rate at the end (after any plateau decay) and
-    ``lr_schedule_`` the rate each epoch ran at, which :meth:`fit` can replay.
+    ``lr_schedule_`` the rate each epoch ran at, which a config's ``lr_schedule`` can replay.
     """
 
     def __init__(self, config: TrainConfig | None = None) -> None:
@@ -54,17 +53,14 @@ class Trainer:
         model: Model,
         graph: Graph,
         valid: sp.csr_matrix | None = None,
-        lr_schedule: Sequence[float] | None = None,
     ) -> Trainer:
         """Train ``model`` in place; ``valid`` is the users x items validation matrix.
 
-        ``lr_schedule`` gives the learning rate of each epoch (e.g. an earlier run's
-        ``lr_schedule_``, to train again for as many epochs on more data with the same plateau
-        decays); epochs past its end keep its last rate. Without it, the config's
-        ``lr_schedule`` applies where set.
+        The config's ``lr_schedule``, where set, gives the learning rate of each epoch (e.g.
+        an earlier run's ``lr_schedule_``, to train again for as many epochs on more data with
+        the same plateau decays).
         """
         cfg = self.config
-        lr_schedule = lr_schedule or cfg.lr_schedule
         if cfg.loss not in LOSSES and cfg.loss != FULL_SOFTMAX:
             raise ValueError(f"unknown loss {cfg.loss!r}; available: "
                              f"{', '.join([*LOSSES, FULL_SOFTMAX])}")
@@ -126,9 +122,9 @@ class Trainer:
             if state["stopped"]:
                 break
             model.train()
-            if lr_schedule:
+            if cfg.lr_schedule:
                 for group in optimizer.param_groups:
-                    group["lr"] = lr_schedule[min(epoch, len(lr_schedule) - 1)]
+                    group["lr"] = cfg.lr_schedule[min(epoch, len(cfg.lr_schedule) - 1)]
             state["lrs"].append(optimizer.param_groups[0]["lr"])
             if cfg.loss == FULL_SOFTMAX:
                 total_loss, n_batches = self._softmax_epoch(model, graph, optimizer, epoch)

@@ -138,10 +138,11 @@ def test_refit_trains_on_train_and_valid_as_validation_chose(ml100k_split, merge
             == [h["metrics"] for h in first.history_])  # elapsed_s differs
     # Known answer: a fresh model trained on both parts for the best epoch count, each epoch at
     # the rate it had in the first fit.
-    config = replace(refitted.train_config_, epochs=best, refit=False)
+    config = replace(refitted.train_config_, epochs=best, refit=False,
+                     lr_schedule=tuple(first.lr_schedule_[:best]))
     torch.manual_seed(config.seed)
     model = create_model("mf", train.n_users, train.n_items, dim=16)
-    Trainer(config).fit(model, merged_graph, None, lr_schedule=first.lr_schedule_[:best])
+    Trainer(config).fit(model, merged_graph, None)
     with torch.no_grad():
         users, items = model(merged_graph)
     torch.testing.assert_close(refitted.user_vectors_, users)

@@ -16,13 +16,12 @@ def graph_of(ds):
     return Graph.from_interactions(ds.users_array, ds.items_array, ds.n_users, ds.n_items)
 
 
-def train(split, epochs, lr_schedule=None, **options):
+def train(split, epochs, **options):
     train_set, valid_set, _ = split
     torch.manual_seed(0)
     model = create_model("mf", train_set.n_users, train_set.n_items, dim=16)
     config = TrainConfig(epochs=epochs, lr=0.01, progress=False, threads=1, **options)
-    trainer = Trainer(config).fit(model, graph_of(train_set), valid_set.csr(),
-                                  lr_schedule=lr_schedule)
+    trainer = Trainer(config).fit(model, graph_of(train_set), valid_set.csr())
     return model, trainer
 
 
@@ -95,7 +94,7 @@ def test_learning_rate_decays_on_validation_plateaus(ml100k_split):
 
 
 def test_a_replayed_schedule_sets_each_epochs_rate(ml100k_split):
-    schedule = [0.02, 0.01, 0.01, 0.005]
+    schedule = (0.02, 0.01, 0.01, 0.005)
     _, trainer = train(ml100k_split, 6, lr_schedule=schedule)
     assert trainer.lr_schedule_ == [0.02, 0.01, 0.01, 0.005, 0.005, 0.005]
 
