@@ -34,6 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+# lgrec first: it sets OMP_WAIT_POLICY and THP_MEM_ALLOC_ENABLE before torch loads.
+import lgrec  # noqa: F401  # isort: skip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -164,6 +164,18 @@ def holdout(R: Any, n_eval: int, seed: int) -> tuple[Any, Any]:
     return train, truth
 
 
+def write_log(n: int, seed: int = 0) -> dict[str, Any]:
+    """Draw the log of size ``n`` and save it at :func:`log_path`; returns its counts."""
+    started = time.perf_counter()
+    users, items, n_users, n_items = synthetic_log(n, seed)
+    generate_s = time.perf_counter() - started
+    WORK.mkdir(parents=True, exist_ok=True)
+    np.savez(log_path(n), users=users, items=items, shape=np.array([n_users, n_items]))
+    return {"generate_s": generate_s, "edges": len(users), "users": n_users, "items": n_items,
+            "users_with_edges": int(len(np.unique(users))),
+            "items_with_edges": int(len(np.unique(items)))}
+
+
 # --------------------------------------------------------------------------- child side
 def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """One phase on the log of size ``n``, inside its own process."""
@@ -174,16 +186,10 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    out: dict[str, Any] = {"phase": phase, "size": n}
+    out: dict[str, Any] = {"phase": phase, "size": n,
+                           "thp_mem_alloc_enable": os.environ.get("THP_MEM_ALLOC_ENABLE")}
     if phase == "generate":
-        started = time.perf_counter()
-        users, items, n_users, n_items = synthetic_log(n, args.seed)
-        out["generate_s"] = time.perf_counter() - started
-        WORK.mkdir(parents=True, exist_ok=True)
-        np.savez(log_path(n), users=users, items=items, shape=np.array([n_users, n_items]))
-        out.update(edges=len(users), users=n_users, items=n_items,
-                   users_with_edges=int(len(np.unique(users))),
-                   items_with_edges=int(len(np.unique(items))))
+        out.update(write_log(n, args.seed))
         return out
 
     out["base_gib"] = peak_gib()  # interpreter, numpy, torch, lgrec
@@ -537,7 +543,10 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "16.4 / 220 / 996 s without tiles (commit f145016); 15.5 / 106 / 773 s with tiles "
         "(commit 2aedaf7), before the propagation became one autograd function whose "
         "backward is another propagation, the sampler searched users' rows instead of a "
-        "sorted array of all interactions, and Adam was fused (commits 45a288c, 051dbdc).",
+        "sorted array of all interactions, and Adam was fused (commits 45a288c, 051dbdc); "
+        "10.4 / 65.7 / 499 s (commit 80d0c10) before `import lgrec` set "
+        "`THP_MEM_ALLOC_ENABLE=1`, which puts torch's tensors of 2 MiB and more on "
+        "transparent huge pages (section huge-pages; the rows record the setting).",
         f"* **LightGCN eval**: full ranking of {meta['eval_users']:,} random users (one held-out "
         "interaction each, the rest masked) against every item, `evaluate_ranking` with "
         f"batches of {meta['eval_batch_size']}. The embeddings are random (untrained): ranking "

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+# lgrec first: it sets OMP_WAIT_POLICY and THP_MEM_ALLOC_ENABLE before torch loads.
+import lgrec  # noqa: F401  # isort: skip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -21,6 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+# lgrec first: it sets OMP_WAIT_POLICY and THP_MEM_ALLOC_ENABLE before torch loads.
+import lgrec  # noqa: F401  # isort: skip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
