@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import ROOT, machine, write_section  # noqa: E402
+from common import ROOT, git_commit, machine, write_section  # noqa: E402
 from cost_curves import STEPS_PER_EPOCH, log_path, peak_gib, write_log  # noqa: E402
 
 SECTION = "huge-pages"
@@ -126,7 +126,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                       file=sys.stderr, flush=True)
     return {"command": "python bench/huge_pages.py " + shlex.join(sys.argv[1:]),
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M+00:00"),
-            "machine": machine(), "rounds": args.rounds, "steps": args.steps,
+            "machine": machine(), "commit": git_commit(), "rounds": args.rounds,
+            "steps": args.steps,
             "kernel_thp": Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().strip(),
             "results": results}
 
@@ -136,7 +137,7 @@ def section(saved: dict[str, Any]) -> str:
         "## Transparent huge pages for torch's tensors",
         "",
         f"Command: `{saved['command']}`  ",
-        f"Date: {saved['date']}  ",
+        f"Date: {saved['date']}, code at commit {saved['commit']}  ",
         f"Machine: {saved['machine']}; kernel THP mode `{saved['kernel_thp']}`",
         "",
         "`import lgrec` sets `THP_MEM_ALLOC_ENABLE=1` (unless it is set already) before torch "
