@@ -536,9 +536,8 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "linear. The graph build before it is not timed but is in its peak RSS. Where the "
         "node table is over twice `CACHE_BLOCK_BYTES` (16 MiB; here from 5M on) every "
         "propagation runs through tiles of the adjacency "
-        "(`lgrec.graph.adjacency.TiledMatrix`) 8 MiB of the node table wide and 2, 4 or 8 "
-        "times as tall (`band_height`: the first whose tiles average 250,000 non-zeros), so "
-        "that its gathers stay in cache while its writes stream. The epoch also "
+        "(`lgrec.graph.adjacency.TiledMatrix`) 8 MiB of the node table wide and twice as "
+        "tall, so that its gathers stay in cache while its writes stream. The epoch also "
         "draws its negatives (a binary search in each user's row of the CSR matrix) and "
         "steps a fused Adam. Earlier rows of this table, 1M / 5M / 20M: "
         "16.4 / 220 / 996 s without tiles (commit f145016); 15.5 / 106 / 773 s with tiles "
@@ -547,9 +546,7 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "sorted array of all interactions, and Adam was fused (commits 45a288c, 051dbdc); "
         "10.4 / 65.7 / 499 s (commit 80d0c10) before `import lgrec` set "
         "`THP_MEM_ALLOC_ENABLE=1`, which puts torch's tensors of 2 MiB and more on "
-        "transparent huge pages (section huge-pages; the rows record the setting); "
-        "8.53 / 57.2 / 289 s with it (commit 542c397), before the tiles' band height "
-        "followed their non-zeros (it was always twice the width).",
+        "transparent huge pages (section huge-pages; the rows record the setting).",
         f"* **LightGCN eval**: full ranking of {meta['eval_users']:,} random users (one held-out "
         "interaction each, the rest masked) against every item, `evaluate_ranking` with "
         f"batches of {meta['eval_batch_size']}. The embeddings are random (untrained): ranking "

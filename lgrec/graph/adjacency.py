@@ -211,40 +211,13 @@ CACHE_BLOCK_BYTES = 8 << 20
 enough to stay in a server CPU's last-level cache while a sparse product gathers its rows."""
 MIN_BLOCK_COLUMNS = 16
 """Narrower blocks lose more to the sparse index pass each block repeats than they gain."""
-BAND_HEIGHTS = (2, 4, 8)
-"""A tile's row band, in multiples of its column width: the first of these whose tiles hold
-:data:`MIN_TILE_NONZEROS` on average (the tallest if none does). Only the column slice of
-``x`` has to stay in cache: a tile's output rows are updated in order, a stream. A taller band
-gathers each cached ``x`` row for more output rows before the next slice evicts it, and makes
-fewer tiles, which pays once a graph is so sparse that a tile holds few non-zeros. The column
-cuts alone fix the sums, so the height does not change any result."""
-MIN_TILE_NONZEROS = 250_000
-"""Below about this many non-zeros a tile's own cost (one product call and its pass over the
-band) is no longer small against its gathers. Three layers over the cost-curve graphs on a
-2-core EPYC, bands 2 / 4 times the width: 4.7M edges (tiles of 350k / 450k non-zeros)
-0.300 / 0.319 s; 9.6M (241k / 406k) 0.678 / 0.676 s; 19.2M (163k / 260k) 2.17 / 1.69 s."""
-
-
-def band_height(matrix: torch.Tensor, tile_cols: int) -> int:
-    """The row band, in multiples of ``tile_cols``, to cut ``matrix`` (torch CSR) into tiles
-    by: the first of :data:`BAND_HEIGHTS` whose non-empty tiles average at least
-    :data:`MIN_TILE_NONZEROS`, counted in one pass over the stored entries."""
-    n_rows, n_cols = matrix.shape
-    indptr, columns = matrix.crow_indices().numpy(), matrix.col_indices().numpy()
-    n_blocks = -(-n_cols // tile_cols)
-    smallest = BAND_HEIGHTS[0] * tile_cols
-    counts = np.stack([  # non-zeros of each (band, column block) at the smallest height
-        np.bincount(columns[indptr[start]:indptr[min(start + smallest, n_rows)]] // tile_cols,
-                    minlength=n_blocks)
-        for start in range(0, n_rows, smallest)
-    ])
-    for height in BAND_HEIGHTS:
-        merge = height // BAND_HEIGHTS[0]
-        padded = np.pad(counts, ((0, -len(counts) % merge), (0, 0)))
-        per_tile = padded.reshape(-1, merge, n_blocks).sum(axis=1)
-        if per_tile.sum() >= MIN_TILE_NONZEROS * np.count_nonzero(per_tile):
-            return height
-    return BAND_HEIGHTS[-1]
+BAND_HEIGHT = 2
+"""A tile's row band, in multiples of its column width. Only the column slice of ``x`` has to
+stay in cache: a tile's output rows are updated in order, a stream. A taller band gathers
+each cached ``x`` row for more output rows before the next slice evicts it, which pays once
+a graph is sparse enough that a square tile holds only a few non-zeros per row (the cost
+curves in BENCHMARKS.md). The column cuts alone fix the sums, so the height does not change
+any result."""
 
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
@@ -329,7 +302,7 @@ def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
     """The tiles to multiply ``adjacency`` with ``x`` by, or None where the plain product is
     as good: on a GPU, or when ``x`` is within twice :data:`CACHE_BLOCK_BYTES` (cache-sized
     already, or cut by :func:`column_blocks`). Tiles are ``CACHE_BLOCK_BYTES`` of ``x`` rows
-    wide and :func:`band_height` times that tall, cut on first use and kept for the
+    wide and :data:`BAND_HEIGHT` times that tall, cut on first use and kept for the
     adjacency's lifetime."""
     if adjacency.device.type != "cpu" or adjacency.layout != torch.sparse_csr or x.dim() != 2:
         return None
@@ -343,7 +316,7 @@ def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
         weakref.finalize(adjacency, _TILES.pop, key, None)
     by_side = _TILES[key]
     if side not in by_side:
-        by_side[side] = TiledMatrix(adjacency, band_height(adjacency, side) * side, side)
+        by_side[side] = TiledMatrix(adjacency, BAND_HEIGHT * side, side)
     return by_side[side]
 
 

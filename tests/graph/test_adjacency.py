@@ -109,27 +109,6 @@ def test_tiled_product_equals_the_sparse_product_and_skips_empty_tiles():
         graph.adjacency._nnz()
 
 
-def _mean_tile_nonzeros(adjacency: torch.Tensor, rows: int, cols: int) -> float:
-    """Mean non-zeros of the non-empty ``rows x cols`` tiles, counted on the dense matrix."""
-    dense = adjacency.to_dense() != 0
-    counts = [int(dense[r:r + rows, c:c + cols].sum())
-              for r in range(0, dense.shape[0], rows) for c in range(0, dense.shape[1], cols)]
-    return float(np.mean([k for k in counts if k]))
-
-
-def test_band_height_is_the_first_whose_tiles_hold_enough_nonzeros(monkeypatch):
-    import lgrec.graph.adjacency as adjacency
-
-    graph = _random_graph()
-    means = {h: _mean_tile_nonzeros(graph.adjacency, h * 50, 50) for h in adjacency.BAND_HEIGHTS}
-    assert means[2] < means[4] < means[8]
-    for threshold, expected in ((0, 2), (means[2], 2), ((means[2] + means[4]) / 2, 4),
-                                (means[4], 4), ((means[4] + means[8]) / 2, 8),
-                                (10 * means[8], 8)):
-        monkeypatch.setattr(adjacency, "MIN_TILE_NONZEROS", threshold)
-        assert adjacency.band_height(graph.adjacency, 50) == expected
-
-
 def test_symmetric_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(monkeypatch):
     import lgrec.graph.adjacency as adjacency
 
