@@ -9,8 +9,8 @@ buys: the same work in fresh processes with the variable at 0 and at 1, the two 
   3 layers, BPR with one negative, batch = edges / 50 as in its epoch, fused Adam): the
   median over ``--steps`` steps after one warm-up step.
 * Optionally one epoch of the Gowalla full-softmax LightGCN setting at dimension 512 (the
-  "lightgcn (full softmax d512, ...)" row of ``bench/configs/gowalla.toml``) through
-  ``Recommender.fit`` (``--gowalla DIR``).
+  "lightgcn (full softmax d512, ...)" row of ``bench/configs/gowalla.toml``, read from there)
+  through ``Recommender.fit`` (``--gowalla DIR``).
 
     python bench/huge_pages.py --rounds 3 --gowalla ../shared/data/gowalla
 """
@@ -39,8 +39,8 @@ from cost_curves import STEPS_PER_EPOCH, log_path, peak_gib, write_log  # noqa: 
 
 SECTION = "huge-pages"
 RESULTS = ROOT / "bench" / "results" / "huge_pages.json"
-GOWALLA_D512 = {"dim": 512, "layers": 3, "loss": "softmax", "softmax_precision": "bfloat16",
-                "batch_size": 2048, "reg": 0.1, "temperature": 0.15, "lr": 0.03, "epochs": 1}
+GOWALLA_CONFIG = ROOT / "bench" / "configs" / "gowalla.toml"
+GOWALLA_RUN = "lightgcn (full softmax d512, setting from the carve-out)"
 
 
 # --------------------------------------------------------------------------- child side
@@ -85,11 +85,14 @@ def lightgcn_steps(n: int, steps: int, threads: int) -> dict[str, Any]:
 
 def gowalla_epoch(directory: Path, threads: int) -> dict[str, Any]:
     from lgrec.data import load_dataset
+    from lgrec.eval.benchmark import BenchConfig
     from lgrec.recommend import Recommender
     from lgrec.recommend.presets import preset
 
+    run = next(r for r in BenchConfig.from_toml(GOWALLA_CONFIG).runs if r.label == GOWALLA_RUN)
     train = load_dataset(directory / "train.txt")
-    params = {**preset("lightgcn"), **GOWALLA_D512, "threads": threads, "progress": False}
+    params = {**preset(run.model), **run.params, "epochs": 1, "threads": threads,
+              "progress": False}
     started = time.perf_counter()
     Recommender("lightgcn", **params).fit(train)
     return {"edges": train.n_interactions, "epoch_s": time.perf_counter() - started,

@@ -65,7 +65,7 @@ def measure(config_path: Path, label: str, betas: tuple[float, ...]) -> dict[str
     test_matrix = rec.interaction_matrix(test)
     seen_matrix = rec.interaction_matrix(seen) if seen is not None else rec.seen_
     log_degree = torch.log1p(rec.item_degree_)
-    temperature = float(run.params.get("temperature", 1.0))
+    temperature = float(params.get("temperature", 1.0))
     model, users, items = rec.model_, rec.user_vectors_, rec.item_vectors_
 
     rows = []
