@@ -67,7 +67,6 @@ class Trainer:
         if cfg.softmax_precision not in PRODUCT_DTYPES:
             raise ValueError(f"softmax_precision must be one of {', '.join(PRODUCT_DTYPES)}, "
                              f"got {cfg.softmax_precision!r}")
-        loss_fn = LOSSES.get(cfg.loss)
         metric_name = cfg.metric.lower()
         parse_metric(metric_name)
         eval_k = sorted(set(cfg.eval_k) | {parse_metric(metric_name)[1]})
@@ -129,8 +128,8 @@ class Trainer:
             if cfg.loss == FULL_SOFTMAX:
                 total_loss, n_batches = self._softmax_epoch(model, graph, optimizer, epoch)
             else:
-                total_loss, n_batches = self._pairwise_epoch(
-                    model, graph, optimizer, sampler, loss_fn, epoch)
+                total_loss, n_batches = self._pairwise_epoch(model, graph, optimizer, sampler,
+                                                             epoch)
             state["epoch"] = epoch + 1
             state["elapsed_s"] = time.perf_counter() - started
             mean_loss = total_loss / n_batches
@@ -177,7 +176,7 @@ class Trainer:
         return self
 
     def _pairwise_epoch(self, model: Model, graph: Graph, optimizer: torch.optim.Optimizer,
-                        sampler: UniformSampler, loss_fn: Any, epoch: int) -> tuple[float, int]:
+                        sampler: UniformSampler, epoch: int) -> tuple[float, int]:
         """One pass over the training interactions in (user, positive, negatives) batches."""
         cfg = self.config
         device = torch.device(cfg.device)
@@ -191,26 +190,40 @@ class Trainer:
         for b in range(n_batches):
             batch = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
             u, p, q = users[batch], positives[batch], negatives[batch]
-            user_vectors, item_vectors = model(graph)
-            eu = user_vectors[u]
-            pos_scores = (eu * item_vectors[p]).sum(-1)
+            mask = None
             if cfg.shared_negatives:
                 q, mask = self._shared_negatives(sampler, u, shared_rng)
-                neg_scores = (eu @ item_vectors[q].t()).masked_fill(mask, -torch.inf)
-                q = q[None, :]
-            elif item_vectors.shape[0] <= DENSE_SCORES_PER_NEGATIVE * q.shape[1]:
-                # Small catalogue: scoring every item and picking the negatives' columns
-                # is one matrix product, far cheaper than gathering (and, backwards,
-                # scatter-adding) a batch x negatives x dim block of item vectors.
-                neg_scores = (eu @ item_vectors.t()).gather(1, q)
-            else:
-                neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
-            loss = loss_fn(pos_scores, neg_scores, cfg.temperature)
-            if cfg.reg:  # the penalty's lookups cost as much as the loss itself
-                loss = loss + cfg.reg * model.regularization(u, p, q)
-            loss = loss + model.auxiliary_loss(u, p)
-            total_loss += self._step(optimizer, loss)
+            loss = self.pairwise_loss(model, graph, u, p, q, shared_mask=mask)
+            total_loss += self.step(optimizer, loss)
         return total_loss, n_batches
+
+    def pairwise_loss(self, model: Model, graph: Graph, users: torch.Tensor,
+                      positives: torch.Tensor, negatives: torch.Tensor, *,
+                      shared_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss of one batch of a pairwise epoch (one forward pass over ``graph``): the
+        config's loss of the ``(users, positives)`` scores against the ``negatives`` (batch x
+        k items; or, with ``shared_mask``, k items shared by the batch, the mask marking each
+        user's positives among them), plus the L2 penalty and the model's auxiliary loss.
+        """
+        cfg = self.config
+        u, p, q = users, positives, negatives
+        user_vectors, item_vectors = model(graph)
+        eu = user_vectors[u]
+        pos_scores = (eu * item_vectors[p]).sum(-1)
+        if shared_mask is not None:
+            neg_scores = (eu @ item_vectors[q].t()).masked_fill(shared_mask, -torch.inf)
+            q = q[None, :]
+        elif item_vectors.shape[0] <= DENSE_SCORES_PER_NEGATIVE * q.shape[1]:
+            # Small catalogue: scoring every item and picking the negatives' columns
+            # is one matrix product, far cheaper than gathering (and, backwards,
+            # scatter-adding) a batch x negatives x dim block of item vectors.
+            neg_scores = (eu @ item_vectors.t()).gather(1, q)
+        else:
+            neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
+        loss = LOSSES[cfg.loss](pos_scores, neg_scores, cfg.temperature)
+        if cfg.reg:  # the penalty's lookups cost as much as the loss itself
+            loss = loss + cfg.reg * model.regularization(u, p, q)
+        return loss + model.auxiliary_loss(u, p)
 
     def _softmax_epoch(self, model: Model, graph: Graph, optimizer: torch.optim.Optimizer,
                        epoch: int) -> tuple[float, int]:
@@ -237,7 +250,7 @@ class Trainer:
             if cfg.reg:
                 loss = loss + cfg.reg * model.regularization(u, torch.unique(p), no_items)
             loss = loss + model.auxiliary_loss(u[r], p)
-            total_loss += self._step(optimizer, loss)
+            total_loss += self.step(optimizer, loss)
         return total_loss, n_batches
 
     def _decay_on_plateau(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
@@ -253,7 +266,8 @@ class Trainer:
                  state["bad_validations"], optimizer.param_groups[0]["lr"])
 
     @staticmethod
-    def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+        """One gradient step on ``loss``; returns its value."""
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

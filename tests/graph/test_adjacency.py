@@ -109,6 +109,23 @@ def test_tiled_product_equals_the_sparse_product_and_skips_empty_tiles():
         graph.adjacency._nnz()
 
 
+def test_tiled_product_gives_zero_rows_where_a_band_has_no_tiles():
+    from lgrec.graph.adjacency import TiledMatrix
+
+    rng = np.random.default_rng(5)
+    # Users 0..139 have no interactions: the first two bands of 70 rows hold no tiles.
+    graph = Graph.from_interactions(rng.integers(140, 300, 2000), rng.integers(0, 120, 2000),
+                                    300, 120)
+    tiled = TiledMatrix(graph.adjacency, 70, 50)
+    assert [len(tiles) for _, _, tiles in tiled.rows][:2] == [0, 0]
+    x = torch.randn(graph.n_nodes, 8)
+    for _ in range(3):  # freed NaN tables first, so that fresh memory may hold garbage
+        torch.full((graph.n_nodes, 8), float("nan"))
+        product = tiled.matmul(x)
+        torch.testing.assert_close(product, graph.adjacency.to_dense() @ x)
+        assert not product[:140].any()
+
+
 def test_symmetric_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(monkeypatch):
     import lgrec.graph.adjacency as adjacency
 
