@@ -10,8 +10,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # more only when this is set. Training allocates and frees tables of hundreds of MiB every
 # step (products' outputs, gradients); on 4 KiB pages each fresh one pays a page fault per
 # 4 KiB while it is zero-filled. Measured on a 2-core EPYC (BENCHMARKS.md, "huge-pages"): a
-# LightGCN step on 19.2M edges 33% faster, a Gowalla full-softmax epoch 9%, peak memory the
-# same or lower (on 0.9M and 4.7M edges within noise). torch reads it once, at its first
+# LightGCN step on 19.2M edges a third faster, peak memory the same or lower (on 0.9M and
+# 4.7M edges and a Gowalla full-softmax epoch within noise). torch reads it once, at its first
 # allocation, so it only takes effect when lgrec is imported before torch;
 # THP_MEM_ALLOC_ENABLE=0 turns it off.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
