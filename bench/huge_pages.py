@@ -68,7 +68,7 @@ def lightgcn_steps(n: int, steps: int, threads: int) -> dict[str, Any]:
                                   loss="bpr", seed=0))
     model = LightGCN(n_users, n_items, dim=64, layers=3)
     model.initialize(graph)
-    optimizer = torch.optim.Adam(model.parameters(), lr=trainer.config.lr, fused=True)
+    optimizer = trainer.optimizer_for(model)
     drawn = UniformSampler(graph.R, seed=0).epoch(0, 1)
     batch_users, positives, negatives = (torch.from_numpy(a[:batch]) for a in drawn)
     times = []
