@@ -1,10 +1,12 @@
 """Time of one full-softmax loss step (forward and backward) and one LightGCN propagation at
 Gowalla's shape, in the ways lgrec can take them.
 
-The loss: a batch of 2,048 users scored against 40,981 items (dimension 128), 27 positives a
-user; the previous two-pass form (scores recomputed in the backward pass: four users x items
-products per block), the fused form (gradient taken in the forward pass: three products), and
-the fused form with bfloat16 products. The propagation: three layers over a random bipartite
+The loss: a batch of 2,048 users scored against 40,981 items (dimensions 128 and 512), 27
+positives a user; the first two-pass form (scores recomputed in the backward pass: four users x
+items products per block), the fused form (gradient taken in the forward pass: three products),
+the fused form with bfloat16 products, and, as a baseline, that form as it was before commit
+"one items' gradient product per batch" (an items x dim product added per block, the positive
+pairs gathered one dim-wide row each). The propagation: three layers over a random bipartite
 graph with Gowalla's node and edge counts, whole table against cache-sized column blocks
 (``lgrec.graph.column_blocks``). Median of several runs, all in one process.
 
@@ -31,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import machine, write_section  # noqa: E402
 
 from lgrec.graph import Graph  # noqa: E402
-from lgrec.models.lightgcn import _propagate, propagate  # noqa: E402
+from lgrec.models.lightgcn import propagate  # noqa: E402
 from lgrec.train.losses import full_softmax_loss  # noqa: E402
 
-USERS, ITEMS, DIM, POSITIVES = 2048, 40981, 128, 27
+USERS, ITEMS, POSITIVES = 2048, 40981, 27
 GRAPH_USERS, GRAPH_EDGES = 29858, 810128
 
 
@@ -72,6 +74,56 @@ class _TwoPassSoftmax(torch.autograd.Function):
         return grad_users / ctx.temperature, grad_items, None, None, None, None
 
 
+class _PerBlockFusedSoftmax(torch.autograd.Function):
+    """The fused full softmax as lgrec computed it before its items' gradient became one
+    product per batch (kept here only as the baseline): the gradient taken in the forward
+    pass, one items x dim product added per block, and the positive pairs gathered one row
+    each."""
+
+    @staticmethod
+    def forward(ctx, users, items, rows, cols, temperature, block, product_dtype):  # type: ignore[override]
+        counts = torch.bincount(rows, minlength=users.shape[0]).to(users.dtype)
+        scaled = users / temperature
+        scaled_low, items_low = scaled.to(product_dtype), items.to(product_dtype)
+        grad_users = torch.empty_like(scaled)
+        grad_items = torch.zeros_like(items)
+        normalizers = users.new_zeros(())
+        for start in range(0, users.shape[0], block):
+            end = start + block
+            scores = (scaled_low[start:end] @ items_low.t()).to(users.dtype)
+            shift = scores.amax(dim=1, keepdim=True)
+            probabilities = scores.sub_(shift).exp_()
+            partition = probabilities.sum(dim=1)
+            normalizers += (counts[start:end] * (partition.log() + shift[:, 0])).sum()
+            probabilities.mul_((counts[start:end] / partition)[:, None])
+            probabilities_low = probabilities.to(product_dtype)
+            grad_users[start:end] = probabilities_low @ items_low
+            grad_items.add_(probabilities_low.t() @ scaled_low[start:end])
+        positive = (scaled[rows] * items[cols]).sum()
+        grad_users.index_add_(0, rows, -items[cols])
+        grad_items.index_add_(0, cols, -scaled[rows])
+        ctx.save_for_backward(grad_users, grad_items)
+        ctx.n_positives, ctx.temperature = rows.shape[0], temperature
+        return (normalizers - positive) / rows.shape[0]
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        grad_users, grad_items = ctx.saved_tensors
+        weight = grad / ctx.n_positives
+        return (grad_users * (weight / ctx.temperature), grad_items * weight,
+                None, None, None, None, None)
+
+
+def _whole_table(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
+    """The mean of ``x, Âx, ..., Â^K x`` by plain products over the whole table (the
+    baseline of :func:`propagate`'s column blocks)."""
+    total = x.clone()
+    for _ in range(layers):
+        x = torch.sparse.mm(adjacency, x)
+        total.add_(x)
+    return total.div_(layers + 1)
+
+
 def median_seconds(step: Callable[[], object], repeats: int) -> float:
     step()
     times = []
@@ -82,10 +134,13 @@ def median_seconds(step: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def loss_timings(repeats: int) -> dict[str, float]:
+LOSS_DIMS = (128, 512)
+
+
+def loss_timings(dim: int, repeats: int) -> dict[str, float]:
     generator = torch.Generator().manual_seed(0)
-    users = (0.3 * torch.randn(USERS, DIM, generator=generator)).requires_grad_()
-    items = (0.3 * torch.randn(ITEMS, DIM, generator=generator)).requires_grad_()
+    users = (0.3 * torch.randn(USERS, dim, generator=generator)).requires_grad_()
+    items = (0.3 * torch.randn(ITEMS, dim, generator=generator)).requires_grad_()
     rows = torch.randint(0, USERS, (USERS * POSITIVES,), generator=generator)
     cols = torch.randint(0, ITEMS, (USERS * POSITIVES,), generator=generator)
     block = max(1, (1 << 22) // ITEMS)
@@ -98,6 +153,9 @@ def loss_timings(repeats: int) -> dict[str, float]:
             run(lambda: _TwoPassSoftmax.apply(users, items, rows, cols, 0.2, block)), repeats),
         "fused, float32": median_seconds(
             run(lambda: full_softmax_loss(users, items, rows, cols, 0.2)), repeats),
+        "fused, bfloat16 products, per-block items' gradient (before)": median_seconds(
+            run(lambda: _PerBlockFusedSoftmax.apply(users, items, rows, cols, 0.2, block,
+                                                    torch.bfloat16)), repeats),
         "fused, bfloat16 products": median_seconds(
             run(lambda: full_softmax_loss(users, items, rows, cols, 0.2, precision="bfloat16")),
             repeats),
@@ -114,7 +172,7 @@ def propagation_timings(repeats: int) -> dict[str, float]:
     for dim in (64, 128, 256):
         x = torch.randn(graph.n_nodes, dim)
         out[f"dim {dim}, whole table"] = median_seconds(
-            lambda x=x: _propagate(graph.adjacency, x, 3), repeats)
+            lambda x=x: _whole_table(graph.adjacency, x, 3), repeats)
         out[f"dim {dim}, column blocks"] = median_seconds(
             lambda x=x: propagate(graph.adjacency, x, 3), repeats)
     return out
@@ -127,9 +185,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="Do not touch BENCHMARKS.md.")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    loss = loss_timings(args.repeats)
+    loss = {dim: loss_timings(dim, args.repeats) for dim in LOSS_DIMS}
     propagation = propagation_timings(args.repeats)
-    base = loss["two passes, float32"]
     lines = [
         "## Full-softmax step and propagation at Gowalla's shape",
         "",
@@ -138,12 +195,13 @@ def main() -> None:
         f"Machine: {machine()}, {args.threads} torch threads; median of {args.repeats} runs "
         "after one warm-up, all in one process",
         "",
-        f"Loss, forward and backward: {USERS:,} users x {ITEMS:,} items, dimension {DIM}, "
+        f"Loss, forward and backward: {USERS:,} users x {ITEMS:,} items, "
         f"{POSITIVES} positives a user (`full_softmax_loss`, default block).",
         "",
-        "| form | seconds | speed-up over two passes |",
-        "|---|---:|---:|",
-        *[f"| {name} | {seconds:.3f} | {base / seconds:.2f}x |" for name, seconds in loss.items()],
+        "| dim | form | seconds | speed-up over two passes |",
+        "|---:|---|---:|---:|",
+        *[f"| {dim} | {name} | {seconds:.3f} | {by_form['two passes, float32'] / seconds:.2f}x |"
+          for dim, by_form in loss.items() for name, seconds in by_form.items()],
         "",
         f"Propagation, 3 layers, no gradient: random bipartite graph with {GRAPH_USERS:,} users, "
         f"{ITEMS:,} items and {GRAPH_EDGES:,} interactions (Gowalla's counts).",

@@ -43,11 +43,32 @@ def view_contrast_loss(
     return torch.logsumexp(logits, dim=1).sub(logits.diagonal()).mean()
 
 
+def _sums_by(groups: torch.Tensor, members: torch.Tensor, table: torch.Tensor,
+             n_groups: int) -> torch.Tensor:
+    """Row ``g`` is the sum of ``table[members[j]]`` over the ``j`` with ``groups[j] == g``
+    (zero where there are none): one pass of ``embedding_bag``, with no pairs x dim gather."""
+    order = torch.argsort(groups, stable=True)
+    offsets = torch.zeros(n_groups, dtype=torch.long, device=groups.device)
+    offsets[1:] = torch.bincount(groups, minlength=n_groups).cumsum(0)[:-1]
+    return F.embedding_bag(members[order], table, offsets, mode="sum")
+
+
+PROBABILITY_BUFFER_BYTES = 256 << 20
+"""Most bytes :class:`_FullSoftmax` keeps of a batch's scaled probabilities (in the product
+dtype) for one product with the users; past it the users go in groups of blocks."""
+
+
 class _FullSoftmax(torch.autograd.Function):
     """:func:`full_softmax_loss` over blocks of users, so that only a block x items score
     matrix exists at a time. When a gradient is wanted the forward pass also computes it, from
-    the same scores (three matrix products per block; a separate backward pass would have to
-    recompute the scores, a fourth); ``backward`` then only scales it."""
+    the same scores (three matrix products; a separate backward pass would have to recompute
+    the scores, a fourth); ``backward`` then only scales it.
+
+    The items' gradient is one product over a whole group of blocks (the batch, unless its
+    probabilities pass :data:`PROBABILITY_BUFFER_BYTES`) rather than one per block: each
+    per-block product wrote, and added, a full items x dim table (the timings are in
+    BENCHMARKS.md, section "softmax-step": ``python bench/softmax_step.py``).
+    """
 
     @staticmethod
     def forward(ctx, users: torch.Tensor, items: torch.Tensor, rows: torch.Tensor,  # type: ignore[override]
@@ -60,26 +81,38 @@ class _FullSoftmax(torch.autograd.Function):
         scaled_low, items_low = scaled.to(product_dtype), items.to(product_dtype)
         grad_users = torch.empty_like(scaled) if want_grad else None
         grad_items = torch.zeros_like(items) if want_grad else None
+        row_bytes = items.shape[0] * items_low.element_size()
+        group = max(1, PROBABILITY_BUFFER_BYTES // (block * row_bytes)) * block
         normalizers = users.new_zeros(())
-        for start in range(0, users.shape[0], block):
-            end = start + block
-            scores = (scaled_low[start:end] @ items_low.t()).to(users.dtype)
-            # logsumexp with a single exp pass: the exponentials are reused as probabilities.
-            shift = scores.amax(dim=1, keepdim=True)
-            probabilities = scores.sub_(shift).exp_()
-            partition = probabilities.sum(dim=1)
-            normalizers += (counts[start:end] * (partition.log() + shift[:, 0])).sum()
-            if not want_grad:
-                continue
-            # d/ds of count * logsumexp(s) is count * softmax(s).
-            probabilities.mul_((counts[start:end] / partition)[:, None])
-            probabilities_low = probabilities.to(product_dtype)
-            grad_users[start:end] = probabilities_low @ items_low
-            grad_items.add_(probabilities_low.t() @ scaled_low[start:end])
-        positive = (scaled[rows] * items[cols]).sum()
+        for group_start in range(0, users.shape[0], group):
+            group_end = min(group_start + group, users.shape[0])
+            buffer = (items_low.new_empty(group_end - group_start, items.shape[0])
+                      if want_grad else None)
+            for start in range(group_start, group_end, block):
+                end = min(start + block, group_end)
+                scores = (scaled_low[start:end] @ items_low.t()).to(users.dtype)
+                # logsumexp with a single exp pass: the exponentials are reused as
+                # probabilities.
+                shift = scores.amax(dim=1, keepdim=True)
+                probabilities = scores.sub_(shift).exp_()
+                partition = probabilities.sum(dim=1)
+                normalizers += (counts[start:end] * (partition.log() + shift[:, 0])).sum()
+                if buffer is None:
+                    continue
+                # d/ds of count * logsumexp(s) is count * softmax(s).
+                probabilities.mul_((counts[start:end] / partition)[:, None])
+                probabilities_low = buffer[start - group_start:end - group_start]
+                probabilities_low.copy_(probabilities)
+                grad_users[start:end] = probabilities_low @ items_low
+            if buffer is not None:
+                grad_items.add_(buffer.t() @ scaled_low[group_start:group_end])
+        # Gathering a dim-wide row per (user, item) pair, and scatter-adding it back, made two
+        # pairs x dim temporaries a step; summed per user and per item instead.
+        positive_items = _sums_by(rows, cols, items, users.shape[0])
+        positive = (scaled * positive_items).sum()
         if want_grad:
-            grad_users.index_add_(0, rows, -items[cols])
-            grad_items.index_add_(0, cols, -scaled[rows])
+            grad_users.sub_(positive_items)
+            grad_items.sub_(_sums_by(cols, rows, scaled, items.shape[0]))
             ctx.save_for_backward(grad_users, grad_items)
         ctx.n_positives, ctx.temperature = rows.shape[0], temperature
         return (normalizers - positive) / rows.shape[0]

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from lgrec.train import losses
 from lgrec.train.losses import bce_loss, bpr_loss, full_softmax_loss, infonce_loss
 
 
@@ -36,8 +37,12 @@ def test_full_softmax_by_hand():
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("buffer_bytes", [losses.PROBABILITY_BUFFER_BYTES, 600, 1])
 @pytest.mark.parametrize("block", [1, 3, 64])
-def test_full_softmax_matches_autograd_of_the_direct_formula(block):
+def test_full_softmax_matches_autograd_of_the_direct_formula(block, buffer_bytes, monkeypatch):
+    # 600 bytes hold two blocks of 3 users' float64 probabilities over 11 items: groups of two
+    # blocks, the last one short; 1 byte gives groups of one block.
+    monkeypatch.setattr(losses, "PROBABILITY_BUFFER_BYTES", buffer_bytes)
     generator = torch.Generator().manual_seed(0)
     users = torch.randn(7, 4, dtype=torch.float64, generator=generator, requires_grad=True)
     items = torch.randn(11, 4, dtype=torch.float64, generator=generator, requires_grad=True)
