@@ -147,7 +147,8 @@ def full_softmax_loss(
     noise and no bias to correct, and the users' positives share one normaliser, so an epoch
     costs ``n_users x n_items`` scores however many interactions there are. ``block`` users
     are scored at a time (memory ``block x n_items``; default about 16 MiB of scores on a CPU,
-    where a block that stays in cache is faster, 256 MiB on a GPU).
+    where a block that stays in cache is faster, 256 MiB on a GPU); when a gradient is wanted,
+    up to :data:`PROBABILITY_BUFFER_BYTES` more hold the probabilities of several blocks.
 
     ``precision="bfloat16"`` takes the three users x items matrix products (scores, and the
     two gradient products) with bfloat16 inputs; sums, exponentials and the result stay in the
