@@ -20,6 +20,9 @@ the log-log plot ``bench/cost_curves.png``; the raw rows go to ``bench/results/c
     python bench/cost_curves.py --phases build --keep-rows bench/results/cost_curves.json
                                    # rerun one phase at every size, the others kept from the file
     python bench/cost_curves.py --rounds 3 ...     # every phase 3 times, sizes taking turns
+    python bench/cost_curves.py --sizes 20000000 40000000 --phases build lightgcn-epoch \
+        --out-section cost-curves-40m --json bench/results/cost_curves_40m.json
+                   # only some phases, past the main sizes: a section of just them
 """
 
 from __future__ import annotations
@@ -417,6 +420,42 @@ def complete(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def partial_section(rows: list[dict[str, Any]], meta: dict[str, Any],
+                    args: argparse.Namespace) -> str:
+    """A section for a run of only some phases (e.g. build and epoch past the main sizes): what
+    was run, a row per size of the measured costs, per-edge prices and time exponents."""
+    measured = [(key, label, unit) for key, label, unit in COSTS
+                if all(row.get(key) is not None for row in rows)]
+    timed = [(key, label) for key, label, unit in measured if unit == "s"]
+    rebuild = shlex.join(["python", "bench/cost_curves.py", "--phases", *args.phases,
+                          "--out-section", args.out_section, "--from-json",
+                          str(args.from_json or args.json)])
+    lines = [
+        f"## Cost curves, {', '.join(args.phases)} only: "
+        + ", ".join(f"{row['edges']:,}" for row in rows) + " interactions",
+        "",
+        f"Command: `{meta['command']}`",
+        f"Date: {meta['date']}",
+        f"Rebuild this section from its rows: `{rebuild}`.",
+        f"Machine: {meta['machine']}; {meta['threads']} torch threads per phase; "
+        f"{meta.get('rounds', 1)} round(s). Logs, phases and columns as in the section "
+        "\"cost-curves\".",
+        "",
+        "| edges | " + " | ".join(f"{label} ({unit})" for _, label, unit in measured) + " |",
+        "|---:|" + "---:|" * len(measured),
+        *[f"| {row['edges']:,} | " + " | ".join(f"{row[key]:.3g}" for key, _, _ in measured)
+          + " |" for row in rows],
+        "",
+    ]
+    for key, label in timed:
+        prices = ", ".join(f"{row[key] / row['edges'] * 1e9:,.0f} ns" for row in rows)
+        line = f"- {label}: per edge {prices}"
+        if len(rows) > 1:
+            line += f"; exponent {growth_exponent(rows, key):.2f}"
+        lines.append(line + ".")
+    return "\n".join(lines)
+
+
 def growth_exponent(rows: list[dict[str, Any]], key: str, offset: str | None = None) -> float:
     """Slope of log(cost) against log(edges); ``offset`` names a per-row baseline subtracted
     first (memory above the bare interpreter)."""
@@ -755,13 +794,22 @@ def main() -> None:
         print(json.dumps(run_phase(args.phase, args.size, args)), flush=True)
         return
 
-    if args.keep_rows is None and set(args.phases) != set(PHASES):
-        parser.error("--phases without every phase needs --keep-rows for the others")
+    partial = args.keep_rows is None and set(args.phases) != set(PHASES)
+    if partial and not args.no_write and args.out_section == "cost-curves":
+        parser.error("--phases without every phase needs --keep-rows for the others, or "
+                     "--out-section naming another section (or --no-write) for a table of "
+                     "just them")
     if args.from_json:
         rows, meta = read_rows(args.from_json, args)
     else:
         rows, meta = measure(args)
     rows = [complete(r) for r in rows]
+    if partial:
+        body = partial_section(rows, meta, args)
+        print(body)
+        if not args.no_write:
+            write_section(args.out_section, body)
+        return
     plot_path = args.plot.resolve()
     plot(rows, plot_path)
     try:
