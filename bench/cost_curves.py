@@ -186,6 +186,7 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     from lgrec.eval.ranking import evaluate_ranking
     from lgrec.graph import Graph, interaction_matrix
+    from lgrec.graph.adjacency import BAND_HEIGHT
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -236,6 +237,7 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         out["batch_size"] = batch_size
         out["steps"] = math.ceil(graph.n_edges / batch_size)
         out["epoch_peak_gib"] = peak_gib()
+        out["band_height"] = BAND_HEIGHT
         return out
 
     R = interaction_matrix(users, items, n_users, n_items)
@@ -535,6 +537,14 @@ def node_table_mib(row: dict[str, Any], dim: int = 64) -> float:
     return (row["users"] + row["items"]) * dim * 4 / 2**20
 
 
+def band_heights(rows: list[dict[str, Any]]) -> str:
+    """The tiles' band heights the rows' epochs ran with (rows from before the field was
+    recorded ran with 2)."""
+    heights = sorted({row.get("phases", {}).get("lightgcn-epoch", {}).get("band_height", 2)
+                      for row in rows})
+    return " / ".join(str(h) for h in heights)
+
+
 def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> str:
     """The BENCHMARKS.md section: what was run, the table, the exponents and the plot."""
     before, after = meta.get("load_before"), meta.get("load_after")
@@ -575,8 +585,9 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "linear. The graph build before it is not timed but is in its peak RSS. Where the "
         "node table is over twice `CACHE_BLOCK_BYTES` (16 MiB; here from 5M on) every "
         "propagation runs through tiles of the adjacency "
-        "(`lgrec.graph.adjacency.TiledMatrix`) 8 MiB of the node table wide and twice as "
-        "tall, so that its gathers stay in cache while its writes stream. The epoch also "
+        "(`lgrec.graph.adjacency.TiledMatrix`) 8 MiB of the node table wide and "
+        f"{band_heights(rows)} times as tall (`BAND_HEIGHT` when these rows were measured), "
+        "so that its gathers stay in cache while its writes stream. The epoch also "
         "draws its negatives (a binary search in each user's row of the CSR matrix) and "
         "steps a fused Adam. Earlier rows of this table, 1M / 5M / 20M: "
         "16.4 / 220 / 996 s without tiles (commit f145016); 15.5 / 106 / 773 s with tiles "

@@ -211,13 +211,15 @@ CACHE_BLOCK_BYTES = 8 << 20
 enough to stay in a server CPU's last-level cache while a sparse product gathers its rows."""
 MIN_BLOCK_COLUMNS = 16
 """Narrower blocks lose more to the sparse index pass each block repeats than they gain."""
-BAND_HEIGHT = 2
+BAND_HEIGHT = 4
 """A tile's row band, in multiples of its column width. Only the column slice of ``x`` has to
 stay in cache: a tile's output rows are updated in order, a stream. A taller band gathers
 each cached ``x`` row for more output rows before the next slice evicts it, which pays once
 a graph is sparse enough that a square tile holds only a few non-zeros per row (the cost
-curves in BENCHMARKS.md). The column cuts alone fix the sums, so the height does not change
-any result."""
+curves in BENCHMARKS.md). Four rather than two: one product 1.11x / 1.12x / 1.41x as fast
+at 4.7M / 19.2M / 38.6M edges, where taller still is not faster at every size (section
+"tile-shape", ``python bench/tile_shape.py``). The column cuts alone fix the sums, so the
+height does not change any result."""
 
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
