@@ -261,6 +261,7 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
                 graph.n_nodes, model.user_embedding.weight.shape[1]))
             if tiled is not None:
                 out["tiles"] = tiled.n_tiles
+                out["band_height"] = BAND_HEIGHT
                 out["tile_rows"], out["tile_cols"] = tiled.tile_shape
             plain_propagation_seconds(graph, model)  # warm-up
             blocked, plain = [], []
@@ -537,10 +538,10 @@ def node_table_mib(row: dict[str, Any], dim: int = 64) -> float:
     return (row["users"] + row["items"]) * dim * 4 / 2**20
 
 
-def band_heights(rows: list[dict[str, Any]]) -> str:
-    """The tiles' band heights the rows' epochs ran with (rows from before the field was
+def band_heights(rows: list[dict[str, Any]], phase: str) -> str:
+    """The tiles' band heights the rows' ``phase`` ran with (rows from before the field was
     recorded ran with 2)."""
-    heights = sorted({row.get("phases", {}).get("lightgcn-epoch", {}).get("band_height", 2)
+    heights = sorted({row.get("phases", {}).get(phase, {}).get("band_height", 2)
                       for row in rows})
     return " / ".join(str(h) for h in heights)
 
@@ -586,7 +587,9 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "node table is over twice `CACHE_BLOCK_BYTES` (16 MiB; here from 5M on) every "
         "propagation runs through tiles of the adjacency "
         "(`lgrec.graph.adjacency.TiledMatrix`) 8 MiB of the node table wide and "
-        f"{band_heights(rows)} times as tall (`BAND_HEIGHT` when these rows were measured), "
+        f"{band_heights(rows, 'lightgcn-epoch')} times as tall in the epoch column and "
+        f"{band_heights(rows, 'lightgcn-eval')} in the forward-pass column and the tile counts "
+        "of the reading (`BAND_HEIGHT` when each was measured), "
         "so that its gathers stay in cache while its writes stream. The epoch also "
         "draws its negatives (a binary search in each user's row of the CSR matrix) and "
         "steps a fused Adam. Earlier rows of this table, 1M / 5M / 20M: "
