@@ -36,3 +36,11 @@ def write_section(name: str, body: str) -> Path:
     if not BENCHMARKS.exists():
         BENCHMARKS.write_text(HEADER)
     return write_benchmark_section(BENCHMARKS, name, body)
+
+
+def publish(name: str, lines: list[str], *, no_write: bool = False) -> None:
+    """Print a section's lines and, unless ``no_write``, put them in BENCHMARKS.md as ``name``."""
+    body = "\n".join(lines)
+    print(body)
+    if not no_write:
+        write_section(name, body)

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import machine, write_section  # noqa: E402
+from common import machine, publish  # noqa: E402
 
 from lgrec.graph import Graph  # noqa: E402
 from lgrec.models.lightgcn import propagate  # noqa: E402
@@ -214,10 +214,7 @@ def main() -> None:
         blocked = propagation[f"dim {dim}, column blocks"]
         lines += [f"| dim {dim}, whole table | {whole:.3f} | |",
                   f"| dim {dim}, column blocks | {blocked:.3f} | {whole / blocked:.2f}x |"]
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("softmax-step", body)
+    publish("softmax-step", lines, no_write=args.no_write)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import machine, write_section  # noqa: E402
+from common import machine, publish  # noqa: E402
 from cost_curves import log_path, write_log  # noqa: E402
 
 from lgrec.graph import Graph  # noqa: E402
@@ -95,10 +95,7 @@ def main() -> None:
             lines.append(f"| {row['edges']:,} | {h} | {row['tiles'][h]} | {seconds:.3f} | "
                          f"{seconds / row['entries'] * 1e9:.1f} | "
                          f"{row['median'][base] / seconds:.2f}x |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("tile-shape", body)
+    publish("tile-shape", lines, no_write=args.no_write)
 
 
 if __name__ == "__main__":
