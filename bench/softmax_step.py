@@ -5,8 +5,8 @@ The loss: a batch of 2,048 users scored against 40,981 items (dimensions 128 and
 positives a user; the first two-pass form (scores recomputed in the backward pass: four users x
 items products per block), the fused form (gradient taken in the forward pass: three products),
 the fused form with bfloat16 products, and, as a baseline, that form as it was before commit
-"one items' gradient product per batch" (an items x dim product added per block, the positive
-pairs gathered one dim-wide row each). The propagation: three layers over a random bipartite
+095a8a1 (an items x dim product added per block, the positive pairs gathered one dim-wide row
+each). The propagation: three layers over a random bipartite
 graph with Gowalla's node and edge counts, whole table against cache-sized column blocks
 (``lgrec.graph.column_blocks``). Median of several runs, all in one process.
 
@@ -34,7 +34,7 @@ from common import machine, publish  # noqa: E402
 
 from lgrec.graph import Graph  # noqa: E402
 from lgrec.models.lightgcn import propagate  # noqa: E402
-from lgrec.train.losses import full_softmax_loss  # noqa: E402
+from lgrec.train.losses import _FullSoftmax, full_softmax_loss  # noqa: E402
 
 USERS, ITEMS, POSITIVES = 2048, 40981, 27
 GRAPH_USERS, GRAPH_EDGES = 29858, 810128
@@ -74,11 +74,11 @@ class _TwoPassSoftmax(torch.autograd.Function):
         return grad_users / ctx.temperature, grad_items, None, None, None, None
 
 
-class _PerBlockFusedSoftmax(torch.autograd.Function):
+class _PerBlockFusedSoftmax(_FullSoftmax):
     """The fused full softmax as lgrec computed it before its items' gradient became one
     product per batch (kept here only as the baseline): the gradient taken in the forward
     pass, one items x dim product added per block, and the positive pairs gathered one row
-    each."""
+    each. The backward pass, which only scales that gradient, is lgrec's own."""
 
     @staticmethod
     def forward(ctx, users, items, rows, cols, temperature, block, product_dtype):  # type: ignore[override]
@@ -105,13 +105,6 @@ class _PerBlockFusedSoftmax(torch.autograd.Function):
         ctx.save_for_backward(grad_users, grad_items)
         ctx.n_positives, ctx.temperature = rows.shape[0], temperature
         return (normalizers - positive) / rows.shape[0]
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        grad_users, grad_items = ctx.saved_tensors
-        weight = grad / ctx.n_positives
-        return (grad_users * (weight / ctx.temperature), grad_items * weight,
-                None, None, None, None, None)
 
 
 def _whole_table(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
