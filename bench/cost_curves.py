@@ -56,6 +56,9 @@ PROPAGATION_REPEATS = 3
 WORK = ROOT / "bench" / "_work"
 RESULTS = ROOT / "bench" / "results" / "cost_curves.json"
 STEPS_PER_EPOCH = 50
+PRODUCT = "embedding_bag"
+"""The CPU sparse product the epoch and eval phases record (``lgrec.graph.adjacency.
+_bag_product``; rows without the field ran with MKL's ``torch.sparse.mm``)."""
 BUILD_REPEATS = 7
 """Builds per size in the build phase: the table gives their median, the reading the first.
 Seven, because on a shared VM one 20M build varied from 1.7 s to 4.8 s in a row."""
@@ -186,7 +189,7 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     from lgrec.eval.ranking import evaluate_ranking
     from lgrec.graph import Graph, interaction_matrix
-    from lgrec.graph.adjacency import BAND_HEIGHT
+    from lgrec.graph.adjacency import BAND_HEIGHT, TILE_BYTES
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -237,7 +240,8 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         out["batch_size"] = batch_size
         out["steps"] = math.ceil(graph.n_edges / batch_size)
         out["epoch_peak_gib"] = peak_gib()
-        out["band_height"] = BAND_HEIGHT
+        out.update(band_height=BAND_HEIGHT, tile_mib=TILE_BYTES >> 20,
+                   product=PRODUCT)
         return out
 
     R = interaction_matrix(users, items, n_users, n_items)
@@ -261,7 +265,8 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
                 graph.n_nodes, model.user_embedding.weight.shape[1]))
             if tiled is not None:
                 out["tiles"] = tiled.n_tiles
-                out["band_height"] = BAND_HEIGHT
+                out.update(band_height=BAND_HEIGHT, tile_mib=TILE_BYTES >> 20,
+                           product=PRODUCT)
                 out["tile_rows"], out["tile_cols"] = tiled.tile_shape
             plain_propagation_seconds(graph, model)  # warm-up
             blocked, plain = [], []
@@ -538,12 +543,17 @@ def node_table_mib(row: dict[str, Any], dim: int = 64) -> float:
     return (row["users"] + row["items"]) * dim * 4 / 2**20
 
 
-def band_heights(rows: list[dict[str, Any]], phase: str) -> str:
-    """The tiles' band heights the rows' ``phase`` ran with (rows from before the field was
-    recorded ran with 2)."""
-    heights = sorted({row.get("phases", {}).get(phase, {}).get("band_height", 2)
-                      for row in rows})
-    return " / ".join(str(h) for h in heights)
+def tiling(rows: list[dict[str, Any]], phase: str) -> str:
+    """The tiles and products the rows' ``phase`` ran with. Rows from before a field was
+    recorded ran with MKL's CSR product (``torch.sparse.mm``) in tiles 8 MiB wide, 2 tall."""
+    kinds = set()
+    for row in rows:
+        measured = row.get("phases", {}).get(phase, {})
+        product = ("embedding-bag" if measured.get("product") == "embedding_bag"
+                   else "MKL CSR (`addmm_`)")
+        kinds.add(f"{measured.get('tile_mib', 8)} MiB of the node table wide and "
+                  f"{measured.get('band_height', 2)} times as tall, {product} products")
+    return " / ".join(sorted(kinds))
 
 
 def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> str:
@@ -584,13 +594,13 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "steps. Each step propagates over the whole graph (O(edges)), so a fixed batch size "
         "would make an epoch quadratic in edges; growing the batch with the graph keeps it "
         "linear. The graph build before it is not timed but is in its peak RSS. Where the "
-        "node table is over twice `CACHE_BLOCK_BYTES` (16 MiB; here from 5M on) every "
+        "node table is over `TILE_BYTES` (twice `CACHE_BLOCK_BYTES` before the embedding-bag "
+        "product; either way from 5M on here) every "
         "propagation runs through tiles of the adjacency "
-        "(`lgrec.graph.adjacency.TiledMatrix`) 8 MiB of the node table wide and "
-        f"{band_heights(rows, 'lightgcn-epoch')} times as tall in the epoch column and "
-        f"{band_heights(rows, 'lightgcn-eval')} in the forward-pass column and the tile counts "
-        "of the reading (`BAND_HEIGHT` when each was measured), "
-        "so that its gathers stay in cache while its writes stream. The epoch also "
+        "(`lgrec.graph.adjacency.TiledMatrix`), so that its gathers stay in cache: in the "
+        f"epoch column {tiling(rows, 'lightgcn-epoch')}; in the forward-pass column and the "
+        f"tile counts of the reading {tiling(rows, 'lightgcn-eval')} (section "
+        "sparse-product compares the two products). The epoch also "
         "draws its negatives (a binary search in each user's row of the CSR matrix) and "
         "steps a fused Adam. Earlier rows of this table, 1M / 5M / 20M: "
         "16.4 / 220 / 996 s without tiles (commit f145016); 15.5 / 106 / 773 s with tiles "
@@ -719,8 +729,8 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
                         f"(node table {node_table_mib(r):,.0f} MiB)" for r, ns in per_edge)
             + ". Each edge gathers a 256-byte row of the node table at a random place; "
             f"while the table fits {cache} those reads are cache hits, once it does not they "
-            "go to main memory. Past 16 MiB the propagation runs in tiles that keep its reads "
-            "in cache, paid for with many small products ("
+            "go to main memory. Past `TILE_BYTES` the propagation runs in tiles "
+            "that keep its reads in cache, paid for with many small products ("
             + ", ".join(f"{r['tiles']} tiles at {r['edges'] / 1e6:.1f}M, each about "
                         f"{2 * r['edges'] / r['tiles']:,.0f} non-zeros over "
                         f"{r['tile_rows']:,} output rows and {r['tile_cols']:,} table rows"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 
 def _index_dtype(n: int) -> type:
@@ -191,7 +192,35 @@ class _ConstantSpMM(torch.autograd.Function):
 
 
 def _multiply(matrix: torch.Tensor | TiledMatrix, x: torch.Tensor) -> torch.Tensor:
-    return matrix.matmul(x) if isinstance(matrix, TiledMatrix) else torch.sparse.mm(matrix, x)
+    if isinstance(matrix, TiledMatrix):
+        return matrix.matmul(x)
+    if matrix.device.type == "cpu" and matrix.layout == torch.sparse_csr:
+        return _bag_product(matrix.crow_indices(), matrix.col_indices(), matrix.values(), x)
+    return torch.sparse.mm(matrix, x)
+
+
+def _bag_product(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tensor,
+                 x: torch.Tensor) -> torch.Tensor:
+    """``A @ x`` for the CSR matrix ``(indptr, indices, values)`` on the CPU, as a weighted
+    embedding-bag sum: row ``r`` of the product is the sum of ``values[e] * x[indices[e]]``
+    over its entries ``e``.
+
+    torch's CSR product on the CPU (MKL) gathers one ``x`` row per entry; the embedding-bag
+    kernel is vectorised and prefetches the rows it is about to gather, so the same sums cost
+    less: with a 64-column table, one product at 0.9M edges (table in cache) 0.009 s against
+    0.027 s, and lgrec's tiled product at 4.7M / 19.2M / 38.6M edges 1.9x / 1.2x / 1.4x as
+    fast as its MKL tiles were (section "sparse-product", ``python bench/sparse_product.py``).
+    Each row is summed in the order of its entries, so the result is deterministic; it may
+    differ from MKL's in the last bits.
+    """
+    if values.dtype != x.dtype:
+        values = values.to(x.dtype)
+    if indices.dtype != indptr.dtype:
+        indices = indices.to(indptr.dtype)
+    # Detached: the gradient goes through _ConstantSpMM; a table that requires one would
+    # make embedding_bag keep its own (slower, and unused) backward buffers.
+    return F.embedding_bag(indices, x.detach().contiguous(), indptr, mode="sum",
+                           per_sample_weights=values, include_last_offset=True)
 
 
 def sparse_product(
@@ -206,20 +235,26 @@ def sparse_product(
     return _multiply(matrix, x)
 
 
-CACHE_BLOCK_BYTES = 8 << 20
-"""Size of the column block of a dense table that :func:`column_blocks` aims for: small
+CACHE_BLOCK_BYTES = 16 << 20
+"""Size of the column block of a wide dense table that :func:`column_blocks` aims for: small
 enough to stay in a server CPU's last-level cache while a sparse product gathers its rows."""
-MIN_BLOCK_COLUMNS = 16
-"""Narrower blocks lose more to the sparse index pass each block repeats than they gain."""
-BAND_HEIGHT = 4
-"""A tile's row band, in multiples of its column width. Only the column slice of ``x`` has to
-stay in cache: a tile's output rows are updated in order, a stream. A taller band gathers
-each cached ``x`` row for more output rows before the next slice evicts it, which pays once
-a graph is sparse enough that a square tile holds only a few non-zeros per row (the cost
-curves in BENCHMARKS.md). Four rather than two: one product 1.11x / 1.12x / 1.41x as fast
-at 4.7M / 19.2M / 38.6M edges, where taller still is not faster at every size (section
-"tile-shape", ``python bench/tile_shape.py``). The column cuts alone fix the sums, so the
-height does not change any result."""
+MIN_BLOCK_COLUMNS = 64
+"""Narrower blocks lose more than they gain: each repeats the pass over the sparse index for
+fewer columns of work. A 64-column table goes through tiles instead, which were faster than
+16-column blocks at 4.7M and 19.2M edges (an exploratory run, three layers: 0.23 s against
+0.32 s, 1.46 s against 1.49 s)."""
+TILE_BYTES = 32 << 20
+"""Width of a :class:`TiledMatrix` tile, in bytes of the table rows it gathers from; tables
+larger than this go through tiles. As large as a 32 MiB L3 cache: the embedding-bag product
+prefetches the rows it gathers, so a slice that size is read well, and wider tiles split each
+row's sum into fewer partial sums (section "sparse-product", ``python bench/sparse_product.py``,
+compares widths of 16 and 32 MiB)."""
+BAND_HEIGHT = 1
+"""A tile's row band, in multiples of its width. Only the column slice of ``x`` has to stay
+in cache: each tile's partial sums are added into the band's rows in ascending order. A
+taller band means fewer tiles but larger partial sums per tile (section "sparse-product"
+compares heights 1 and 2). The column cuts alone fix the sums, so the height does not change
+any result."""
 
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
@@ -245,6 +280,29 @@ def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     return [block.contiguous() for block in torch.tensor_split(x, n_blocks, dim=1)]
 
 
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a :class:`TiledMatrix`: the non-zeros of a row band within a column range,
+    only its non-empty rows kept (a sparse tile has many empty ones, and a product would
+    otherwise read and write each of them)."""
+
+    left: int
+    """First column (row of ``x``) of the tile."""
+    right: int
+    """One past its last column."""
+    rows: torch.Tensor
+    """The band rows (relative to the band's first) that hold non-zeros, ascending, int64."""
+    indptr: torch.Tensor
+    """``len(rows) + 1`` offsets into ``indices`` and ``values``, one row after another."""
+    indices: torch.Tensor
+    """Column of each non-zero, relative to ``left``."""
+    values: torch.Tensor
+
+    @property
+    def nnz(self) -> int:
+        return int(self.values.numel())
+
+
 class TiledMatrix:
     """A constant sparse matrix cut into row x column tiles, for products with dense tables
     too large for the cache.
@@ -253,8 +311,9 @@ class TiledMatrix:
     to memory, one row per non-zero, in no order. Done tile by tile, each tile reads one
     cache-sized slice of ``x`` and accumulates into one cache-sized slice of the output, so
     both stay in cache; tiles without non-zeros (the user-user and item-item blocks of the
-    bipartite adjacency) are not stored. The tiles are a second copy of the non-zeros, beside
-    the matrix (the other products and the GPU path use the matrix itself).
+    bipartite adjacency) are not stored, nor are the empty rows of a tile. The tiles are a
+    second copy of the non-zeros, beside the matrix (the other products and the GPU path use
+    the matrix itself).
     """
 
     def __init__(self, matrix: torch.Tensor, tile_rows: int, tile_cols: int) -> None:
@@ -265,16 +324,16 @@ class TiledMatrix:
         )
         self.shape = (n_rows, n_cols)
         self.tile_rows, self.tile_cols = tile_rows, tile_cols
-        self.rows: list[tuple[int, int, list[tuple[int, int, torch.Tensor]]]] = []
+        self.rows: list[tuple[int, int, list[Tile]]] = []
         col_edges = list(range(0, n_cols, tile_cols)) + [n_cols]
         for start in range(0, n_rows, tile_rows):
             stop = min(start + tile_rows, n_rows)
             band = csr[start:stop].tocsc()  # column slices of a CSC band are contiguous
             tiles = []
             for left, right in zip(col_edges[:-1], col_edges[1:], strict=True):
-                tile = band[:, left:right]
+                tile = band[:, left:right].tocsr()  # from CSC: each row's columns ascending
                 if tile.nnz:
-                    tiles.append((left, right, to_torch_sparse(tile)))
+                    tiles.append(_compact_tile(tile, left, right))
             self.rows.append((start, stop, tiles))
 
     @property
@@ -286,13 +345,37 @@ class TiledMatrix:
     def n_tiles(self) -> int:
         return sum(len(tiles) for _, _, tiles in self.rows)
 
+    @property
+    def nnz(self) -> int:
+        return sum(tile.nnz for _, _, tiles in self.rows for tile in tiles)
+
+    @property
+    def n_tile_rows(self) -> int:
+        """Non-empty (row, tile) pairs: the output rows the product reads and writes."""
+        return sum(len(tile.rows) for _, _, tiles in self.rows for tile in tiles)
+
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        """``matrix @ x``: each row's sum is the sum of its tiles' partial sums, in column
+        order, so the tile height never changes a result."""
+        x = x.contiguous()
         out = torch.zeros(self.shape[0], x.shape[1], dtype=x.dtype)
         for start, stop, tiles in self.rows:
             band = out[start:stop]
-            for left, right, tile in tiles:
-                band.addmm_(tile, x[left:right])
+            for tile in tiles:
+                partial = _bag_product(tile.indptr, tile.indices, tile.values,
+                                       x[tile.left:tile.right])
+                band.index_add_(0, tile.rows, partial)
         return out
+
+
+def _compact_tile(tile: sp.csr_matrix, left: int, right: int) -> Tile:
+    """A :class:`Tile` of the CSR ``tile`` (band rows x ``right - left`` columns)."""
+    rows = np.flatnonzero(np.diff(tile.indptr))
+    dtype = _index_dtype(tile.nnz + right - left)
+    indptr = np.append(tile.indptr[rows], tile.nnz).astype(dtype)
+    return Tile(left, right, torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(indptr),
+                torch.from_numpy(tile.indices.astype(dtype)),
+                torch.from_numpy(tile.data.astype(np.float32)))
 
 
 _TILES: dict[int, dict[int, TiledMatrix]] = {}
@@ -302,16 +385,16 @@ _TILES: dict[int, dict[int, TiledMatrix]] = {}
 
 def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
     """The tiles to multiply ``adjacency`` with ``x`` by, or None where the plain product is
-    as good: on a GPU, or when ``x`` is within twice :data:`CACHE_BLOCK_BYTES` (cache-sized
-    already, or cut by :func:`column_blocks`). Tiles are ``CACHE_BLOCK_BYTES`` of ``x`` rows
-    wide and :data:`BAND_HEIGHT` times that tall, cut on first use and kept for the
-    adjacency's lifetime."""
+    as good: on a GPU, or when ``x`` is within :data:`TILE_BYTES` (cache-sized already, or
+    cut by :func:`column_blocks`). Tiles are ``TILE_BYTES`` of ``x`` rows wide and
+    :data:`BAND_HEIGHT` times that tall, cut on first use and kept for the adjacency's
+    lifetime."""
     if adjacency.device.type != "cpu" or adjacency.layout != torch.sparse_csr or x.dim() != 2:
         return None
     row_bytes = x.shape[1] * x.element_size()
-    if x.shape[0] * row_bytes <= 2 * CACHE_BLOCK_BYTES:
+    if x.shape[0] * row_bytes <= TILE_BYTES:
         return None
-    side = max(1, CACHE_BLOCK_BYTES // row_bytes)
+    side = max(1, TILE_BYTES // row_bytes)
     key = id(adjacency)
     if key not in _TILES:
         _TILES[key] = {}

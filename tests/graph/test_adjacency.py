@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from lgrec.graph import Graph, interaction_matrix, normalize_bipartite, symmetric_spmm
+from lgrec.graph import (
+    Graph,
+    interaction_matrix,
+    normalize_bipartite,
+    sparse_product,
+    symmetric_spmm,
+)
 
 USERS = np.array([0, 0, 1, 2])
 ITEMS = np.array([0, 1, 1, 2])
@@ -71,7 +77,8 @@ def test_bipartite_layout_equals_the_block_matrix():
                                    graph.adjacency.col_indices().long(), graph.adjacency.values(),
                                    size=graph.adjacency.shape, check_invariants=True)
     x = torch.randn(65, 8)
-    assert torch.equal(symmetric_spmm(graph.adjacency, x), torch.sparse.mm(wide, x))
+    assert torch.equal(symmetric_spmm(graph.adjacency, x), sparse_product(wide, x))
+    torch.testing.assert_close(symmetric_spmm(graph.adjacency, x), torch.sparse.mm(wide, x))
     assert graph.to("cpu").adjacency is graph.adjacency
     np.testing.assert_array_equal(graph.adjacency.to_dense().numpy(), expected.astype(np.float32))
 
@@ -79,14 +86,15 @@ def test_bipartite_layout_equals_the_block_matrix():
 def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monkeypatch):
     import lgrec.graph.adjacency as adjacency
 
-    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 1000 * 4 * 20)
-    x = torch.arange(1000 * 64, dtype=torch.float32).reshape(1000, 64)
+    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 1000 * 4 * 50)
+    x = torch.arange(1000 * 256, dtype=torch.float32).reshape(1000, 256)
     blocks = adjacency.column_blocks(x)
-    assert [b.shape[1] for b in blocks] == [16, 16, 16, 16]  # 4 blocks of 20 would be < 16 wide
+    assert [b.shape[1] for b in blocks] == [64] * 4  # 6 blocks of 50 would be < 64 wide
     assert all(b.is_contiguous() for b in blocks)
     assert torch.equal(torch.cat(blocks, dim=1), x)
     assert len(adjacency.column_blocks(x[:10])) == 1  # small already
-    too_tall = torch.zeros(5000, 64)  # 16-column blocks of 320 kB, four times the budget
+    assert len(adjacency.column_blocks(x[:, :64])) == 1  # too narrow to cut
+    too_tall = torch.zeros(5000, 256)  # 64-column blocks of 1.28 MB, over 6 times the budget
     assert len(adjacency.column_blocks(too_tall)) == 1
 
 
@@ -105,8 +113,13 @@ def test_tiled_product_equals_the_sparse_product_and_skips_empty_tiles():
     torch.testing.assert_close(tiled.matmul(x), torch.sparse.mm(graph.adjacency, x))
     # 420 nodes: 6 x 9 tiles, of which the user-user and item-item blocks hold nothing.
     assert tiled.n_tiles < 6 * 9
-    assert sum(tile._nnz() for _, _, tiles in tiled.rows for _, _, tile in tiles) == \
-        graph.adjacency._nnz()
+    assert tiled.nnz == graph.adjacency._nnz()
+    # The column cuts alone fix each row's sum: other band heights give the same bits.
+    for rows in (50, 140, 420):
+        assert torch.equal(TiledMatrix(graph.adjacency, rows, 50).matmul(x), tiled.matmul(x))
+    # Only the rows of a tile that hold non-zeros are kept.
+    assert all(len(tile.rows) == len(tile.indptr) - 1 and (tile.indptr.diff() > 0).all()
+               for _, _, tiles in tiled.rows for tile in tiles)
 
 
 def test_tiled_product_gives_zero_rows_where_a_band_has_no_tiles():
@@ -131,7 +144,7 @@ def test_symmetric_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(mo
 
     graph = _random_graph()
     x = torch.randn(graph.n_nodes, 8)
-    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", graph.n_nodes * 8 * 4 // 5)
+    monkeypatch.setattr(adjacency, "TILE_BYTES", graph.n_nodes * 8 * 4 // 5)
     tiled = adjacency.tiles_for(graph.adjacency, x)
     assert tiled is not None and tiled.n_tiles > 1
     assert adjacency.tiles_for(graph.adjacency, x) is tiled  # cut once, then kept

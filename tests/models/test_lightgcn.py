@@ -86,10 +86,10 @@ def test_propagation_in_column_blocks_matches_the_whole_table(monkeypatch):
     rng = np.random.default_rng(0)
     users, items = rng.integers(0, 30, 200), rng.integers(0, 40, 200)
     graph = Graph.from_interactions(users, items, 30, 40)
-    x = torch.randn(70, 48, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    x = torch.randn(70, 192, generator=torch.Generator().manual_seed(0), requires_grad=True)
     whole = propagate(graph.adjacency, x, 3)
     (grad_whole,) = torch.autograd.grad((whole ** 2).sum(), x)
-    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 70 * 16 * 4)  # three blocks of 16
+    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 70 * 64 * 4)  # three blocks of 64
     assert len(adjacency.column_blocks(x)) == 3
     blocked = propagate(graph.adjacency, x, 3)
     (grad_blocked,) = torch.autograd.grad((blocked ** 2).sum(), x)
