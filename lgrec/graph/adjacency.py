@@ -213,6 +213,8 @@ def _bag_product(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tens
     Each row is summed in the order of its entries, so the result is deterministic; it may
     differ from MKL's in the last bits.
     """
+    if x.shape[1] == 0:  # embedding_bag rejects zero-width tables
+        return x.new_zeros(indptr.numel() - 1, 0)
     if values.dtype != x.dtype:
         values = values.to(x.dtype)
     if indices.dtype != indptr.dtype:

@@ -180,3 +180,21 @@ def test_weighted_adjacency_is_scaled_in_chunks_to_the_dense_known_answer(monkey
     np.testing.assert_array_equal(full, full.T)  # both halves hold bitwise the same values
     np.testing.assert_array_equal(full[:30, 30:], normalize_bipartite(R, "sym").toarray())
     assert not full[29].any() and not full[30 + 19].any()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_cpu_product_is_the_dense_product_for_every_width_and_dtype(dtype):
+    """The CPU product (embedding-bag sums) against the dense matrix: empty rows, a matrix
+    without entries, a zero-width and a non-contiguous table."""
+    graph = _random_graph(n=500)
+    dense = graph.adjacency.to_dense().to(torch.float64)
+    empty = Graph.from_interactions(np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                                    5, 3).adjacency
+    tolerance = 2e-2 if dtype == torch.bfloat16 else 1e-5
+    for width in (0, 1, 7, 64):
+        x = torch.randn(width, graph.n_nodes, dtype=torch.float64).to(dtype).t()  # strided
+        product = sparse_product(graph.adjacency, x)
+        assert product.dtype == dtype and product.shape == (graph.n_nodes, width)
+        torch.testing.assert_close(product.to(torch.float64), dense @ x.to(torch.float64),
+                                   rtol=tolerance, atol=tolerance)
+        assert not sparse_product(empty, torch.ones(8, width, dtype=dtype)).any()
