@@ -8,9 +8,9 @@ the fused form with bfloat16 products, and, as a baseline, that form as it was b
 095a8a1 (an items x dim product added per block, the positive pairs gathered one dim-wide row
 each). The propagation: three layers over a random bipartite
 graph with Gowalla's node and edge counts, by torch's CSR product (MKL) over the whole table,
-by the same product in the column blocks lgrec used before the embedding-bag product, and by
-lgrec's ``propagate`` (embedding-bag products, in ``lgrec.graph.column_blocks`` where the
-table is wide). Median of several runs, all in one process.
+by the same product in the column blocks lgrec used before the embedding-bag product, by the
+embedding-bag product over the whole table, and by lgrec's ``propagate`` (embedding-bag
+products, in ``lgrec.graph.column_blocks`` where the table is wide). Median of several runs, all in one process.
 
     python bench/softmax_step.py            # writes the section "softmax-step" of BENCHMARKS.md
 """
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import machine, publish  # noqa: E402
 
-from lgrec.graph import Graph, column_blocks  # noqa: E402
+from lgrec.graph import Graph, column_blocks, sparse_product  # noqa: E402
 from lgrec.models.lightgcn import propagate  # noqa: E402
 from lgrec.train.losses import _FullSoftmax, full_softmax_loss  # noqa: E402
 
@@ -109,12 +109,14 @@ class _PerBlockFusedSoftmax(_FullSoftmax):
         return (normalizers - positive) / rows.shape[0]
 
 
-def _whole_table(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
+def _whole_table(adjacency: torch.Tensor, x: torch.Tensor, layers: int,
+                 product: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = torch.sparse.mm,
+                 ) -> torch.Tensor:
     """The mean of ``x, Âx, ..., Â^K x`` by plain products over the whole table (the
-    baseline of :func:`propagate`'s column blocks)."""
+    baseline of :func:`propagate`'s column blocks); MKL's CSR product unless ``product``."""
     total = x.clone()
     for _ in range(layers):
-        x = torch.sparse.mm(adjacency, x)
+        x = product(adjacency, x)
         total.add_(x)
     return total.div_(layers + 1)
 
@@ -182,6 +184,8 @@ def propagation_timings(repeats: int) -> dict[str, float]:
             lambda x=x: _whole_table(graph.adjacency, x, 3), repeats)
         out[(dim, "MKL CSR, column blocks (lgrec before)")] = median_seconds(
             lambda x=x: _previous_blocks(graph.adjacency, x, 3), repeats)
+        out[(dim, "embedding bag, whole table")] = median_seconds(
+            lambda x=x: _whole_table(graph.adjacency, x, 3, product=sparse_product), repeats)
         blocks = len(column_blocks(x))
         way = f"{blocks} column blocks" if blocks > 1 else "whole table"
         out[(dim, f"lgrec: embedding bag, {way}")] = median_seconds(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import shlex
 import sys
 import time
 import tomllib
@@ -464,7 +465,8 @@ def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str
         present = {(r["dataset"], r["label"]) for r in saved}
         config.runs = [r for r in config.runs if (r.dataset, r.label or r.model) in present]
         rows = merge_rows(config.runs, saved, [])
-        command = "lgrec bench " + " ".join([config_file, *(f"--from-json {f}" for f in from_files)])
+        command = shlex.join(["lgrec", "bench", config_file,
+                              *(a for f in from_files for a in ("--from-json", f))])
     else:
         if keep_file and not only:
             raise ValueError("--keep-rows goes with --only (the rows to rerun)")
@@ -475,11 +477,12 @@ def bench(config_file: str, out_file: str, only: tuple[str, ...], json_file: str
             if not config.runs:
                 raise ValueError(f"no run in {config_file} is labelled {', '.join(only)}")
         rows = run_benchmark(config)
-        command = "lgrec bench " + " ".join([config_file, *(f"--only {o}" for o in only)])
+        command = shlex.join(["lgrec", "bench", config_file,
+                              *(a for o in only for a in ("--only", o))])
         if keep_file:
             rows = merge_rows(all_runs, rows, json.loads(Path(keep_file).read_text()))
             config.runs = all_runs
-            command += f" --keep-rows {keep_file}"
+            command += " --keep-rows " + shlex.quote(keep_file)
     table = markdown_table(config, rows, command)
     write_section(out_file, config.section, table)
     if json_file:

@@ -208,7 +208,7 @@ def _bag_product(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tens
     torch's CSR product on the CPU (MKL) gathers one ``x`` row per entry; the embedding-bag
     kernel is vectorised and prefetches the rows it is about to gather, so the same sums cost
     less: with a 64-column table, one product at 0.9M edges (table in cache) 0.009 s against
-    0.027 s, and lgrec's tiled product at 4.7M / 19.2M / 38.6M edges 1.9x / 1.2x / 1.4x as
+    0.030 s, and lgrec's tiled product at 4.7M / 19.2M / 38.6M edges 1.43x / 1.45x / 1.63x as
     fast as its MKL tiles were (section "sparse-product", ``python bench/sparse_product.py``).
     Each row is summed in the order of its entries, so the result is deterministic; it may
     differ from MKL's in the last bits.
@@ -249,14 +249,15 @@ TILE_BYTES = 32 << 20
 """Width of a :class:`TiledMatrix` tile, in bytes of the table rows it gathers from; tables
 larger than this go through tiles. As large as a 32 MiB L3 cache: the embedding-bag product
 prefetches the rows it gathers, so a slice that size is read well, and wider tiles split each
-row's sum into fewer partial sums (section "sparse-product", ``python bench/sparse_product.py``,
-compares widths of 16 and 32 MiB)."""
+row's sum into fewer partial sums. One product at 4.7M / 19.2M / 38.6M edges: 0.070 / 0.399 /
+1.030 s with 32 MiB, 0.067 / 0.531 / 1.656 s with 16 MiB (height 1; section "sparse-product",
+``python bench/sparse_product.py``)."""
 BAND_HEIGHT = 1
 """A tile's row band, in multiples of its width. Only the column slice of ``x`` has to stay
 in cache: each tile's partial sums are added into the band's rows in ascending order. A
-taller band means fewer tiles but larger partial sums per tile (section "sparse-product"
-compares heights 1 and 2). The column cuts alone fix the sums, so the height does not change
-any result."""
+taller band means fewer tiles but larger partial sums per tile: with 32 MiB tiles, height 2
+took 0.071 / 0.681 / 1.323 s where 1 took 0.070 / 0.399 / 1.030 s (section "sparse-product").
+The column cuts alone fix the sums, so the height does not change any result."""
 
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
@@ -268,7 +269,8 @@ def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     A sparse product gathers one row of ``x`` per non-zero, in no order. Once the table
     outgrows the cache every gather goes to memory; products with cache-sized column blocks,
     one after the other, make the same gathers hit the cache (three LightGCN layers over a
-    graph of Gowalla's size on a 2-core EPYC: 2.4 times faster with 128 columns, 3.6 with 256;
+    graph of Gowalla's size on a 2-core EPYC, against the whole table: 1.2 times faster with
+    128 columns, 1.7 with 256, 1.9 with 512; section "softmax-step",
     ``python bench/softmax_step.py``).
     """
     if x.device.type != "cpu" or x.dim() != 2:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -196,6 +198,9 @@ def test_keep_rows_reruns_one_row_and_keeps_the_others(tmp_path):
     text = out.read_text()
     assert "| ml | popularity † |" in text and "| ml | gf |" in text
     assert "--keep-rows" in text and "† kept from an earlier run" in text
+    command = re.search(r"Command: `(.*)`", text).group(1)  # pasted into a shell, runs the same
+    assert shlex.split(command) == ["lgrec", "bench", str(config), "--only", "gf",
+                                    "--keep-rows", str(first)]
     alone = CliRunner().invoke(main, ["bench", str(config), "--keep-rows", str(first)])
     assert alone.exit_code == 2 and "goes with --only" in alone.output
 
