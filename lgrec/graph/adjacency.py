@@ -312,10 +312,10 @@ class TiledMatrix:
     too large for the cache.
 
     Past the cache, a sparse product's gathers of ``x`` rows and its writes of output rows go
-    to memory, one row per non-zero, in no order. Done tile by tile, each tile reads one
-    cache-sized slice of ``x`` and accumulates into one cache-sized slice of the output, so
-    both stay in cache; tiles without non-zeros (the user-user and item-item blocks of the
-    bipartite adjacency) are not stored, nor are the empty rows of a tile. The tiles are a
+    to memory, one row per non-zero, in no order. Done tile by tile, each tile gathers only
+    from one cache-sized slice of ``x``, and its partial sums are added into one band of the
+    output in ascending row order; tiles without non-zeros (the user-user and item-item blocks
+    of the bipartite adjacency) are not stored, nor are the empty rows of a tile. The tiles are a
     second copy of the non-zeros, beside the matrix (the other products and the GPU path use
     the matrix itself).
     """
