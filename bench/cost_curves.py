@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, write_section  # noqa: E402
+from common import ROOT, machine, publish, write_section  # noqa: E402
 
 log = logging.getLogger("cost_curves")
 
@@ -836,10 +836,7 @@ def main() -> None:
         rows, meta = measure(args)
     rows = [complete(r) for r in rows]
     if partial:
-        body = partial_section(rows, meta, args)
-        print(body)
-        if not args.no_write:
-            write_section(args.out_section, body)
+        publish(args.out_section, [partial_section(rows, meta, args)], no_write=args.no_write)
         return
     plot_path = args.plot.resolve()
     plot(rows, plot_path)

@@ -6,11 +6,12 @@ positives a user; the first two-pass form (scores recomputed in the backward pas
 items products per block), the fused form (gradient taken in the forward pass: three products),
 the fused form with bfloat16 products, and, as a baseline, that form as it was before commit
 095a8a1 (an items x dim product added per block, the positive pairs gathered one dim-wide row
-each). The propagation: three layers over a random bipartite
-graph with Gowalla's node and edge counts, by torch's CSR product (MKL) over the whole table,
-by the same product in the column blocks lgrec used before the embedding-bag product, by the
-embedding-bag product over the whole table, and by lgrec's ``propagate`` (embedding-bag
-products, in ``lgrec.graph.column_blocks`` where the table is wide). Median of several runs, all in one process.
+each). The propagation: three layers over a random bipartite graph with Gowalla's node and
+edge counts, by torch's CSR product (MKL) over the whole table, by the same product in the
+column blocks lgrec used before the embedding-bag product, by the embedding-bag product over
+the whole table, and by lgrec's ``propagate`` (embedding-bag products, in
+``lgrec.graph.column_blocks`` where the table is wide). Median of several runs, all in one
+process.
 
     python bench/softmax_step.py            # writes the section "softmax-step" of BENCHMARKS.md
 """
@@ -171,7 +172,8 @@ def loss_timings(dim: int, repeats: int) -> dict[str, float]:
     }
 
 
-def propagation_timings(repeats: int) -> dict[str, float]:
+def propagation_timings(repeats: int) -> dict[tuple[int, str], float]:
+    """Median seconds of three layers, by (dimension, way)."""
     rng = np.random.default_rng(0)
     n_items = ITEMS
     users = rng.integers(0, GRAPH_USERS, GRAPH_EDGES)
