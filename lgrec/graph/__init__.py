@@ -2,12 +2,12 @@
 
 from lgrec.graph.adjacency import (
     Graph,
+    adjacency_spmm,
     bipartite_adjacency,
     column_blocks,
     interaction_matrix,
     normalize_bipartite,
     sparse_product,
-    symmetric_spmm,
     to_torch_sparse,
 )
 
@@ -18,6 +18,6 @@ __all__ = [
     "interaction_matrix",
     "normalize_bipartite",
     "sparse_product",
-    "symmetric_spmm",
+    "adjacency_spmm",
     "to_torch_sparse",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -125,20 +125,40 @@ def _bipartite_indices(R: sp.csr_matrix, transposed: sp.csr_matrix,
 def _torch_symmetric_adjacency(R: sp.csr_matrix, device: str | torch.device) -> torch.Tensor:
     """:func:`bipartite_adjacency` of ``normalize_bipartite(R, "sym")`` (bitwise the same
     values) straight into a torch CSR tensor, int32 indices where they fit (see
-    :func:`_csr_tensor`).
+    :func:`_csr_tensor`)."""
+    return _torch_bipartite_adjacency(R, device, 0.5, 0.5)
+
+
+def _degree_powers(degree: np.ndarray, exponent: float) -> np.ndarray:
+    """``degree ** -exponent`` (float64), zero for isolated nodes."""
+    with np.errstate(divide="ignore"):
+        return np.where(degree > 0, degree ** -exponent, 0.0)
+
+
+def _torch_bipartite_adjacency(R: sp.csr_matrix, device: str | torch.device,
+                               target_exponent: float, source_exponent: float) -> torch.Tensor:
+    """The bipartite adjacency of ``R`` with entry ``(a, b)`` scaled by
+    ``deg(a)^-target_exponent * deg(b)^-source_exponent``, as a torch CSR tensor: row ``a``
+    receives from its neighbours ``b``. Exponents 0.5 and 0.5 give the symmetric
+    normalisation; swapping the two gives the transpose.
 
     Built from the raw R: one counting-sort transpose, then each half's normalised values
     written straight into the final value array, so neither a normalised copy of R nor its
     transpose nor a concatenation is made on the way.
     """
     R = R.tocsr()
-    user_factor, item_factor = _degree_factors(R, "sym")
+    user_degree = np.asarray(R.sum(axis=1)).ravel()
+    item_degree = np.asarray(R.sum(axis=0)).ravel()
     transposed = R.T.tocsr()  # csc -> csr of the transpose: a counting sort by item
     n = sum(R.shape)
     indices, indptr = _bipartite_indices(R, transposed, _index_dtype(n + 2 * R.nnz))
     data = np.empty(2 * R.nnz, dtype=np.float32)
-    _scale_entries(R, user_factor, item_factor, out=data[: R.nnz])
-    _scale_entries(transposed, user_factor, item_factor, out=data[R.nnz :], transposed=True)
+    # User rows receive from items, item rows from users.
+    _scale_entries(R, _degree_powers(user_degree, target_exponent),
+                   _degree_powers(item_degree, source_exponent), out=data[: R.nnz])
+    _scale_entries(transposed, _degree_powers(user_degree, source_exponent),
+                   _degree_powers(item_degree, target_exponent), out=data[R.nnz :],
+                   transposed=True)
     return _csr_tensor(torch.from_numpy(indptr), torch.from_numpy(indices),
                        torch.from_numpy(data), (n, n), device)
 
@@ -409,11 +429,17 @@ def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
     return by_side[side]
 
 
-def symmetric_spmm(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Product of a constant symmetric sparse matrix with a dense one, cheap in both passes;
-    in cache-sized tiles (:class:`TiledMatrix`) when ``x`` is too large for the cache."""
+def adjacency_spmm(adjacency: torch.Tensor, x: torch.Tensor,
+                   transpose: torch.Tensor | None = None) -> torch.Tensor:
+    """Product of a constant sparse matrix, symmetric unless its ``transpose`` is given, with
+    a dense one, cheap in both passes; in cache-sized tiles (:class:`TiledMatrix`) when ``x``
+    is too large for the cache."""
     tiled = tiles_for(adjacency, x)
-    return sparse_product(adjacency if tiled is None else tiled, x)
+    matrix = adjacency if tiled is None else tiled
+    if transpose is None:
+        return sparse_product(matrix, x)
+    tiled_transpose = tiles_for(transpose, x)
+    return sparse_product(matrix, x, transpose if tiled_transpose is None else tiled_transpose)
 
 
 @dataclass
@@ -429,6 +455,19 @@ class Graph:
     R: sp.csr_matrix
     adjacency: torch.Tensor
     _user_mean: tuple[torch.Tensor, torch.Tensor] | None = None
+    _scaled: dict[tuple[float, float], torch.Tensor] = field(default_factory=dict)
+
+    def scaled_adjacency(self, target_exponent: float, source_exponent: float) -> torch.Tensor:
+        """The bipartite adjacency with entry ``(a, b)`` scaled by
+        ``deg(a)^-target_exponent * deg(b)^-source_exponent`` (``adjacency`` itself for 0.5
+        and 0.5); its transpose is ``scaled_adjacency(source_exponent, target_exponent)``.
+        Built on first use and kept with the graph."""
+        key = (float(target_exponent), float(source_exponent))
+        if key == (0.5, 0.5):
+            return self.adjacency
+        if key not in self._scaled:
+            self._scaled[key] = _torch_bipartite_adjacency(self.R, self.adjacency.device, *key)
+        return self._scaled[key]
 
     def user_mean(self, x: torch.Tensor) -> torch.Tensor:
         """Each user's mean over the rows of ``x`` (n_items x d) of the items they interacted

@@ -15,6 +15,15 @@ with weight ``cl_weight`` pulls each batch node's final vector towards its own l
 vector and away from the other nodes' (temperature ``cl_temperature``). This spreads the
 embeddings more uniformly and is known to speed up convergence; it costs no extra propagation.
 
+Optional degree exponents (``target_exponent``, ``source_exponent``; 0.5 and 0.5 give the
+formula above). The message from node ``b`` to node ``a`` is scaled by
+``deg(a)^-target_exponent * deg(b)^-source_exponent`` instead of ``1/sqrt(deg(a) deg(b))``, the
+flexible normalisation of LightGCN++ (Lee, Kim and Shin, "Revisiting LightGCN: Unexpected
+Inflexibility, Inconsistency, and A Remedy Towards Improved Recommendation", RecSys 2024,
+without its per-layer rescaling of the vectors). A larger target exponent shrinks what
+high-degree nodes receive; a smaller source exponent lets high-degree neighbours speak louder.
+The propagation stays linear; its gradient propagates over the transpose.
+
 Optional cosine scores (``normalize=True``): the final vectors are L2-normalised, so scores are
 cosines, as in sampled-softmax studies of LightGCN (Wu et al., "On the Effectiveness of Sampled
 Softmax Loss for Item Recommendation", TOIS 2024). With the InfoNCE loss this bounds the logits
@@ -28,33 +37,37 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lgrec.graph import Graph, column_blocks, symmetric_spmm
+from lgrec.graph import Graph, adjacency_spmm, column_blocks
 from lgrec.models.base import EmbeddingModel
 from lgrec.train.losses import view_contrast_loss
 
 
-def propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
-    """Mean of ``x, Âx, Â²x, ..., Â^K x`` for the symmetric ``Â`` of a :class:`Graph`.
+def propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int,
+              transpose: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of ``x, Âx, Â²x, ..., Â^K x`` for the adjacency ``Â`` of a :class:`Graph`
+    (symmetric unless its ``transpose`` is given).
 
-    The map is linear and, ``Â`` being symmetric, its own adjoint: the gradient of the mean
-    is the same mean of powers applied to the incoming gradient. So the backward pass is one
-    more propagation and no layer output is kept for it (an autograd graph of the layers
-    would keep K tables and add, divide and zero-fill whole tables on the way back).
+    The map is linear; its adjoint is the same mean of powers of ``Â^T`` (of ``Â`` itself
+    when symmetric). So the backward pass is one more propagation and no layer output is kept
+    for it (an autograd graph of the layers would keep K tables and add, divide and
+    zero-fill whole tables on the way back).
     """
     if x.requires_grad and torch.is_grad_enabled():
-        return _LayerMean.apply(adjacency, x, layers)
+        return _LayerMean.apply(adjacency, adjacency if transpose is None else transpose, x,
+                                layers)
     return _mean_of_powers(adjacency, x, layers)
 
 
 class _LayerMean(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:  # type: ignore[override]
-        ctx.adjacency, ctx.layers = adjacency, layers
+    def forward(ctx, adjacency: torch.Tensor, transpose: torch.Tensor, x: torch.Tensor,  # type: ignore[override]
+                layers: int) -> torch.Tensor:
+        ctx.transpose, ctx.layers = transpose, layers
         return _mean_of_powers(adjacency, x, layers)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, None]:  # type: ignore[override]
-        return None, _mean_of_powers(ctx.adjacency, grad.contiguous(), ctx.layers), None
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor, None]:  # type: ignore[override]
+        return None, None, _mean_of_powers(ctx.transpose, grad.contiguous(), ctx.layers), None
 
 
 def _mean_of_powers(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
@@ -71,7 +84,7 @@ def _mean_of_powers(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> to
 def _layer_sum(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
     total = x.clone()
     for _ in range(layers):
-        x = symmetric_spmm(adjacency, x)
+        x = adjacency_spmm(adjacency, x)
         total.add_(x)
     return total
 
@@ -92,6 +105,8 @@ class LightGCN(EmbeddingModel):
         cl_temperature: float = 0.2,
         cl_layer: int = 1,
         normalize: bool = False,
+        target_exponent: float = 0.5,
+        source_exponent: float = 0.5,
     ) -> None:
         super().__init__(n_users, n_items, dim=dim, init_std=init_std, init=init)
         if cl_weight > 0 and not 1 <= cl_layer <= layers:
@@ -102,23 +117,34 @@ class LightGCN(EmbeddingModel):
         self.cl_temperature = cl_temperature
         self.cl_layer = cl_layer
         self.normalize = normalize
+        self.target_exponent = target_exponent
+        self.source_exponent = source_exponent
         self._views: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "layers": self.layers, "cl_weight": self.cl_weight,
                 "noise_eps": self.noise_eps, "cl_temperature": self.cl_temperature,
-                "cl_layer": self.cl_layer, "normalize": self.normalize}
+                "cl_layer": self.cl_layer, "normalize": self.normalize,
+                "target_exponent": self.target_exponent,
+                "source_exponent": self.source_exponent}
+
+    def adjacency_pair(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(Â, Â^T)``: the graph's adjacency scaled by this model's degree exponents."""
+        return (graph.scaled_adjacency(self.target_exponent, self.source_exponent),
+                graph.scaled_adjacency(self.source_exponent, self.target_exponent))
 
     def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         contrast = self.training and self.cl_weight > 0
         if not contrast:
             self._views = None
-            out = self._output(propagate(graph.adjacency, x, self.layers))
+            matrix, transpose = self.adjacency_pair(graph)
+            out = self._output(propagate(matrix, x, self.layers, transpose))
             return out[: self.n_users], out[self.n_users :]
         total, view = x, x
+        matrix, transpose = self.adjacency_pair(graph)
         for layer in range(1, self.layers + 1):
-            x = symmetric_spmm(graph.adjacency, x)
+            x = adjacency_spmm(matrix, x, transpose)
             x = x + self.noise_eps * torch.sign(x) * F.normalize(torch.rand_like(x), dim=-1)
             if layer == self.cl_layer:
                 view = x
@@ -146,5 +172,5 @@ class LightGCN(EmbeddingModel):
         outs = []
         for _ in range(self.layers):
             outs.append(x[self.n_users :])
-            x = torch.sparse.mm(graph.adjacency, x)
+            x = torch.sparse.mm(self.adjacency_pair(graph)[0], x)
         return torch.stack(outs)

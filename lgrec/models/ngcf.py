@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lgrec.graph import Graph, symmetric_spmm
+from lgrec.graph import Graph, adjacency_spmm
 from lgrec.models.base import EmbeddingModel
 
 
@@ -34,7 +34,7 @@ def ngcf_layer(
     negative_slope: float = 0.2,
 ) -> torch.Tensor:
     """One NGCF propagation ``LeakyReLU((Â + I) x W1 + (Â x ⊙ x) W2)`` (no dropout)."""
-    neighbours = symmetric_spmm(adjacency, x)  # Â x, computed once for both terms
+    neighbours = adjacency_spmm(adjacency, x)  # Â x, computed once for both terms
     return F.leaky_relu((neighbours + x) @ w1 + (neighbours * x) @ w2, negative_slope)
 
 

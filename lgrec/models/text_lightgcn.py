@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lgrec.graph import Graph, normalize_bipartite, symmetric_spmm, to_torch_sparse
+from lgrec.graph import Graph, adjacency_spmm, normalize_bipartite, to_torch_sparse
 from lgrec.models.base import Model
 from lgrec.models.lightgcn import propagate
 
@@ -167,7 +167,7 @@ class TextLightGCN(Model):
         if self.text_neighbours:
             items = layer0[self.n_users :]
             out = torch.cat([out[: self.n_users],
-                             out[self.n_users :] + symmetric_spmm(self.item_graph(), items)])
+                             out[self.n_users :] + adjacency_spmm(self.item_graph(), items)])
         out = F.normalize(out, dim=1)
         self._users = out[: self.n_users] if self.training and self.text_weight else None
         return out[: self.n_users], out[self.n_users :]

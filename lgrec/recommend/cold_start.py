@@ -2,8 +2,9 @@
 
 - Graph models (LightGCN family) fold a new user in by running the propagation for that one
   node: with the items' vectors at layers 0..K-1 kept from training,
-  ``e_u^(k+1) = sum_{i in N(u)} e_i^(k) / sqrt(|N(u)| (d_i + 1))`` and the user's vector is the
-  mean over layers, exactly the formula trained users get.
+  ``e_u^(k+1) = sum_{i in N(u)} e_i^(k) / sqrt(|N(u)| (d_i + 1))`` (with a LightGCN's degree
+  exponents, ``|N(u)|^-target (d_i + 1)^-source``) and the user's vector is the mean over
+  layers, exactly the formula trained users get.
 - New items from text: an item without edges keeps its layer-0 vector through propagation,
   but trained items' final vectors are smoothed over their neighbourhoods, so the two live in
   different parts of the space. A cold item is therefore placed between its own projected
@@ -27,11 +28,16 @@ def propagate_new_user(
     item_degree: torch.Tensor,
     items: torch.Tensor,
     layer0: torch.Tensor,
+    target_exponent: float = 0.5,
+    source_exponent: float = 0.5,
 ) -> torch.Tensor:
-    """The mean over layers 0..K of a new user's vectors; ``layer0`` is its layer-0 vector."""
+    """The mean over layers 0..K of a new user's vectors; ``layer0`` is its layer-0 vector.
+    Each message is scaled by the user's degree to ``-target_exponent`` and the item's to
+    ``-source_exponent`` (0.5 and 0.5: the symmetric normalisation)."""
     vectors = [layer0]
     if len(items):
-        weights = 1.0 / torch.sqrt(len(items) * (item_degree[items] + 1.0))
+        weights = (float(len(items)) ** -target_exponent
+                   * (item_degree[items] + 1.0) ** -source_exponent)
         for k in range(item_layers.shape[0]):
             vectors.append((weights[:, None] * item_layers[k, items]).sum(0))
     else:

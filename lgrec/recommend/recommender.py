@@ -427,7 +427,9 @@ class Recommender:
             )
             if text_vector is not None:
                 layer0 = layer0 + text_vector
-            vector = propagate_new_user(self.item_layers_, self.item_degree_, items, layer0)
+            vector = propagate_new_user(self.item_layers_, self.item_degree_, items, layer0,
+                                        getattr(model, "target_exponent", 0.5),
+                                        getattr(model, "source_exponent", 0.5))
             if getattr(model, "normalize", False):  # the model scores by cosine
                 vector = torch.nn.functional.normalize(vector, dim=0)
             return vector

@@ -6,10 +6,10 @@ import torch
 
 from lgrec.graph import (
     Graph,
+    adjacency_spmm,
     interaction_matrix,
     normalize_bipartite,
     sparse_product,
-    symmetric_spmm,
 )
 
 USERS = np.array([0, 0, 1, 2])
@@ -36,10 +36,10 @@ def test_duplicates_are_summed_and_left_normalisation():
     assert left.sum(axis=1).A1.tolist() == [1.0, 1.0]
 
 
-def test_symmetric_spmm_gradient_matches_dense():
+def test_adjacency_spmm_gradient_matches_dense():
     graph = Graph.from_interactions(USERS, ITEMS, 3, 4)
     x = torch.randn(7, 5, requires_grad=True)
-    (symmetric_spmm(graph.adjacency, x) ** 2).sum().backward()
+    (adjacency_spmm(graph.adjacency, x) ** 2).sum().backward()
     dense = graph.adjacency.to_dense()
     y = x.detach().clone().requires_grad_(True)
     ((dense @ y) ** 2).sum().backward()
@@ -77,8 +77,8 @@ def test_bipartite_layout_equals_the_block_matrix():
                                    graph.adjacency.col_indices().long(), graph.adjacency.values(),
                                    size=graph.adjacency.shape, check_invariants=True)
     x = torch.randn(65, 8)
-    assert torch.equal(symmetric_spmm(graph.adjacency, x), sparse_product(wide, x))
-    torch.testing.assert_close(symmetric_spmm(graph.adjacency, x), torch.sparse.mm(wide, x))
+    assert torch.equal(adjacency_spmm(graph.adjacency, x), sparse_product(wide, x))
+    torch.testing.assert_close(adjacency_spmm(graph.adjacency, x), torch.sparse.mm(wide, x))
     assert graph.to("cpu").adjacency is graph.adjacency
     np.testing.assert_array_equal(graph.adjacency.to_dense().numpy(), expected.astype(np.float32))
 
@@ -139,7 +139,7 @@ def test_tiled_product_gives_zero_rows_where_a_band_has_no_tiles():
         assert not product[:140].any()
 
 
-def test_symmetric_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(monkeypatch):
+def test_adjacency_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(monkeypatch):
     import lgrec.graph.adjacency as adjacency
 
     graph = _random_graph()
@@ -153,9 +153,9 @@ def test_symmetric_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(mo
     through_tiles = x.clone().requires_grad_()
     plain = x.clone().requires_grad_()
     weights = torch.randn(graph.n_nodes, 8)
-    (symmetric_spmm(graph.adjacency, through_tiles) * weights).sum().backward()
+    (adjacency_spmm(graph.adjacency, through_tiles) * weights).sum().backward()
     (torch.sparse.mm(graph.adjacency, plain) * weights).sum().backward()
-    torch.testing.assert_close(symmetric_spmm(graph.adjacency, x),
+    torch.testing.assert_close(adjacency_spmm(graph.adjacency, x),
                                torch.sparse.mm(graph.adjacency, x))
     torch.testing.assert_close(through_tiles.grad, plain.grad)
 

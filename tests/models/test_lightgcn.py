@@ -133,3 +133,30 @@ def test_propagation_gradient_equals_the_gradient_through_each_layer():
     (mean[:5].sum() + (mean[25:] ** 2).sum()).backward()
     torch.testing.assert_close(model.user_embedding.weight.grad, x.grad[:25], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(model.item_embedding.weight.grad, x.grad[25:], atol=1e-5, rtol=1e-4)
+
+
+def test_degree_exponents_scale_the_messages_and_their_gradient():
+    """Entry (a, b) of the adjacency is deg(a)^-target * deg(b)^-source; the custom backward
+    (powers of the transpose) matches autograd through the dense product."""
+    graph = Graph.from_csr(R)
+    torch.manual_seed(0)
+    model = LightGCN(3, 4, dim=5, layers=2, target_exponent=0.7, source_exponent=0.1)
+    degree = np.r_[R.sum(1).A1, R.sum(0).A1]
+    A = np.block([[np.zeros((3, 3)), R.toarray()], [R.toarray().T, np.zeros((4, 4))]])
+    A_hat = torch.tensor(A * np.outer(degree**-0.7, degree**-0.1), dtype=torch.float32)
+    x = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).detach()
+    x.requires_grad_(True)
+    x1 = A_hat @ x
+    expected = (x + x1 + A_hat @ x1) / 3
+    weights = torch.randn(7, 5)
+    (expected * weights).sum().backward()
+
+    users, items = model(graph)
+    out = torch.cat([users, items])
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), atol=1e-5)
+    (out * weights).sum().backward()
+    grad = torch.cat([model.user_embedding.weight.grad, model.item_embedding.weight.grad])
+    np.testing.assert_allclose(grad.numpy(), x.grad.numpy(), atol=1e-5)
+    assert model.params()["target_exponent"] == 0.7
+    # 0.5 and 0.5 are the symmetric normalisation, the graph's own adjacency
+    assert graph.scaled_adjacency(0.5, 0.5) is graph.adjacency

@@ -141,3 +141,21 @@ def test_models_without_text_refuse_text(lightgcn):
         lightgcn.search("anything")
     with pytest.raises(ValueError, match="cannot"):
         lightgcn.fold_in("x", text="hello")
+
+
+def test_fold_in_propagation_scales_by_the_degree_exponents():
+    from lgrec.recommend.cold_start import propagate_new_user
+
+    torch.manual_seed(0)
+    item_layers, layer0 = torch.randn(2, 3, 4), torch.randn(4)  # layers 0..1 of 3 items
+    degree, items = torch.tensor([1.0, 3.0, 8.0]), torch.tensor([0, 2])
+    # two items: the user's degree is 2, each item's grows by the new edge
+    weights = torch.tensor([2**-0.7 * 2**-0.2, 2**-0.7 * 9**-0.2])[:, None]
+    expected = (layer0 + (weights * item_layers[0, items]).sum(0)
+                + (weights * item_layers[1, items]).sum(0)) / 3
+    got = propagate_new_user(item_layers, degree, items, layer0, 0.7, 0.2)
+    torch.testing.assert_close(got, expected)
+    symmetric = propagate_new_user(item_layers, degree, items, layer0)
+    weights = 1 / torch.sqrt(2 * (degree[items] + 1))[:, None]
+    torch.testing.assert_close(symmetric, (layer0 + (weights * item_layers[0, items]).sum(0)
+                                           + (weights * item_layers[1, items]).sum(0)) / 3)
