@@ -51,15 +51,24 @@ def normalize_bipartite(R: sp.csr_matrix, kind: str = "sym") -> sp.csr_matrix:
     return sp.csr_matrix((data, R.indices.copy(), R.indptr.copy()), shape=R.shape)
 
 
+def _degrees(R: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user and per-item sums of R's entries."""
+    return np.asarray(R.sum(axis=1)).ravel(), np.asarray(R.sum(axis=0)).ravel()
+
+
+def _degree_powers(degree: np.ndarray, exponent: float) -> np.ndarray:
+    """``degree ** -exponent`` (float64), zero for isolated nodes."""
+    with np.errstate(divide="ignore"):
+        return np.where(degree > 0, degree ** -exponent, 0.0)
+
+
 def _degree_factors(R: sp.csr_matrix, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-user and per-item factors (float64) of :func:`normalize_bipartite`'s ``kind``."""
-    user_degree = np.asarray(R.sum(axis=1)).ravel()
-    item_degree = np.asarray(R.sum(axis=0)).ravel()
-    with np.errstate(divide="ignore"):
-        if kind == "sym":
-            return (np.where(user_degree > 0, user_degree**-0.5, 0.0),
-                    np.where(item_degree > 0, item_degree**-0.5, 0.0))
-        if kind == "left":
+    user_degree, item_degree = _degrees(R)
+    if kind == "sym":
+        return _degree_powers(user_degree, 0.5), _degree_powers(item_degree, 0.5)
+    if kind == "left":
+        with np.errstate(divide="ignore"):
             return np.where(user_degree > 0, 1.0 / user_degree, 0.0), np.ones_like(item_degree)
     raise ValueError(f"unknown normalisation {kind!r}; use 'sym' or 'left'")
 
@@ -126,41 +135,39 @@ def _torch_symmetric_adjacency(R: sp.csr_matrix, device: str | torch.device) -> 
     """:func:`bipartite_adjacency` of ``normalize_bipartite(R, "sym")`` (bitwise the same
     values) straight into a torch CSR tensor, int32 indices where they fit (see
     :func:`_csr_tensor`)."""
-    return _torch_bipartite_adjacency(R, device, 0.5, 0.5)
+    (adjacency,) = _torch_bipartite_adjacencies(R, device, [(0.5, 0.5)])
+    return adjacency
 
 
-def _degree_powers(degree: np.ndarray, exponent: float) -> np.ndarray:
-    """``degree ** -exponent`` (float64), zero for isolated nodes."""
-    with np.errstate(divide="ignore"):
-        return np.where(degree > 0, degree ** -exponent, 0.0)
-
-
-def _torch_bipartite_adjacency(R: sp.csr_matrix, device: str | torch.device,
-                               target_exponent: float, source_exponent: float) -> torch.Tensor:
-    """The bipartite adjacency of ``R`` with entry ``(a, b)`` scaled by
-    ``deg(a)^-target_exponent * deg(b)^-source_exponent``, as a torch CSR tensor: row ``a``
-    receives from its neighbours ``b``. Exponents 0.5 and 0.5 give the symmetric
-    normalisation; swapping the two gives the transpose.
+def _torch_bipartite_adjacencies(R: sp.csr_matrix, device: str | torch.device,
+                                 exponents: list[tuple[float, float]]) -> list[torch.Tensor]:
+    """For each ``(target_exponent, source_exponent)``, the bipartite adjacency of ``R`` with
+    entry ``(a, b)`` scaled by ``deg(a)^-target_exponent * deg(b)^-source_exponent``, as a
+    torch CSR tensor: row ``a`` receives from its neighbours ``b``. Exponents 0.5 and 0.5 give
+    the symmetric normalisation; swapping the two gives the transpose. All share one layout,
+    so on the CPU they share its index arrays.
 
     Built from the raw R: one counting-sort transpose, then each half's normalised values
     written straight into the final value array, so neither a normalised copy of R nor its
     transpose nor a concatenation is made on the way.
     """
     R = R.tocsr()
-    user_degree = np.asarray(R.sum(axis=1)).ravel()
-    item_degree = np.asarray(R.sum(axis=0)).ravel()
+    user_degree, item_degree = _degrees(R)
     transposed = R.T.tocsr()  # csc -> csr of the transpose: a counting sort by item
     n = sum(R.shape)
     indices, indptr = _bipartite_indices(R, transposed, _index_dtype(n + 2 * R.nnz))
-    data = np.empty(2 * R.nnz, dtype=np.float32)
-    # User rows receive from items, item rows from users.
-    _scale_entries(R, _degree_powers(user_degree, target_exponent),
-                   _degree_powers(item_degree, source_exponent), out=data[: R.nnz])
-    _scale_entries(transposed, _degree_powers(user_degree, source_exponent),
-                   _degree_powers(item_degree, target_exponent), out=data[R.nnz :],
-                   transposed=True)
-    return _csr_tensor(torch.from_numpy(indptr), torch.from_numpy(indices),
-                       torch.from_numpy(data), (n, n), device)
+    indptr_tensor, indices_tensor = torch.from_numpy(indptr), torch.from_numpy(indices)
+    out = []
+    for target, source in exponents:
+        data = np.empty(2 * R.nnz, dtype=np.float32)
+        # User rows receive from items, item rows from users.
+        _scale_entries(R, _degree_powers(user_degree, target),
+                       _degree_powers(item_degree, source), out=data[: R.nnz])
+        _scale_entries(transposed, _degree_powers(user_degree, source),
+                       _degree_powers(item_degree, target), out=data[R.nnz :], transposed=True)
+        out.append(_csr_tensor(indptr_tensor, indices_tensor, torch.from_numpy(data), (n, n),
+                               device))
+    return out
 
 
 def to_torch_sparse(matrix: sp.spmatrix, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -461,12 +468,14 @@ class Graph:
         """The bipartite adjacency with entry ``(a, b)`` scaled by
         ``deg(a)^-target_exponent * deg(b)^-source_exponent`` (``adjacency`` itself for 0.5
         and 0.5); its transpose is ``scaled_adjacency(source_exponent, target_exponent)``.
-        Built on first use and kept with the graph."""
+        Built on first use, together with its transpose, and both kept with the graph."""
         key = (float(target_exponent), float(source_exponent))
         if key == (0.5, 0.5):
             return self.adjacency
         if key not in self._scaled:
-            self._scaled[key] = _torch_bipartite_adjacency(self.R, self.adjacency.device, *key)
+            swapped = key[::-1]
+            self._scaled[key], self._scaled[swapped] = _torch_bipartite_adjacencies(
+                self.R, self.adjacency.device, [key, swapped])
         return self._scaled[key]
 
     def user_mean(self, x: torch.Tensor) -> torch.Tensor:

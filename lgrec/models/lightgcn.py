@@ -135,14 +135,13 @@ class LightGCN(EmbeddingModel):
 
     def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
+        matrix, transpose = self.adjacency_pair(graph)
         contrast = self.training and self.cl_weight > 0
         if not contrast:
             self._views = None
-            matrix, transpose = self.adjacency_pair(graph)
             out = self._output(propagate(matrix, x, self.layers, transpose))
             return out[: self.n_users], out[self.n_users :]
         total, view = x, x
-        matrix, transpose = self.adjacency_pair(graph)
         for layer in range(1, self.layers + 1):
             x = adjacency_spmm(matrix, x, transpose)
             x = x + self.noise_eps * torch.sign(x) * F.normalize(torch.rand_like(x), dim=-1)
@@ -169,8 +168,9 @@ class LightGCN(EmbeddingModel):
     def item_layers(self, graph: Graph) -> torch.Tensor:
         """Item vectors at layers 0..K-1 (K x n_items x dim), what a new user's propagation reads."""
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
+        matrix = self.adjacency_pair(graph)[0]
         outs = []
         for _ in range(self.layers):
             outs.append(x[self.n_users :])
-            x = torch.sparse.mm(self.adjacency_pair(graph)[0], x)
+            x = torch.sparse.mm(matrix, x)
         return torch.stack(outs)
