@@ -152,6 +152,9 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
         for t, s in ((0.4, 0.6), (0.6, 0.4), (0.7, 0.3), (0.8, 0.2), (0.9, 0.1), (1.0, 0.0),
                      (1.1, -0.1), (0.6, 0.2))
     } | {"d512 target 1 source 0": dict(dim=512, target_exponent=1.0, source_exponent=0.0)}),
+    # The precision of the full softmax's users x items products on the same setting and
+    # stopping rule: float32 against the bfloat16 of the Gowalla rows; run on the 2-core CPU.
+    "precision": (EXPONENT_BASE, {"float32 products": dict(softmax_precision="full")}),
     # MovieLens-100K (--config bench/configs/ml100k.toml --dataset ml-100k): the full softmax
     # chosen on that split's own validation part, under the ML-100K table's protocol (at most
     # 300 epochs, validation NDCG@10, patience 10).
