@@ -18,7 +18,8 @@ Five families (the last on MovieLens-100K):
   an epoch at 384 / 512 costs 1.47 / 1.90 times one at 256); "b512" was run on the CPU
   itself, and so was "d640" (after commit 095a8a1 made the loss cheaper: 20 epochs with
   their validations in 991 s; validation NDCG@20 0.1519 at epoch 19, no better than dimension
-  512), and so was "d512 tau.17" (0.1508 at epoch 18, below 0.1519 at temperature 0.15).
+  512), and so was "d512 tau.17" (0.1508 at epoch 18, below 0.1519 at temperature 0.15), and
+  so were the L2 weights 0.12 and 0.085 at 512 (0.1497 and 0.1512, below 0.1519 at 0.1).
   Results: bench/results/lightgcn_softmax_sweep.json.
 - ``exponents``: the degree exponents of the propagation (``target_exponent`` /
   ``source_exponent``: a message from ``b`` to ``a`` is scaled by
@@ -152,6 +153,18 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
         # 0.1493), on the CPU.
         "d512 tau.17 decay1 long": dict(dim=512, epochs=24, temperature=0.17,
                                         lr_decay_patience=1),
+        # The L2 weight at dimension 512, whose best value was chosen at 128 and 256 only
+        # (at 256: 0.07 / 0.1 / 0.15 gave 0.1470 / 0.1493 / 0.1448), on the CPU.
+        "d512 tau.15 decay1 long reg.12": dict(dim=512, epochs=24, temperature=0.15,
+                                               lr_decay_patience=1, reg=0.12),
+        "d512 tau.15 decay1 long reg.085": dict(dim=512, epochs=24, temperature=0.15,
+                                                lr_decay_patience=1, reg=0.085),
+        # Width stops helping past 512: the same widths trained as blocks with a softmax each
+        # (``softmax_heads``, the multi-embedding design), on the CPU.
+        "d512 tau.15 decay1 long heads2": dict(dim=512, epochs=24, temperature=0.15,
+                                               lr_decay_patience=1, softmax_heads=2),
+        "d768 tau.15 decay1 long heads2": dict(dim=768, epochs=20, temperature=0.15,
+                                               lr_decay_patience=1, softmax_heads=2),
     }),
     # The degree exponents of the propagation (LightGCN's target_exponent / source_exponent,
     # 0.5 / 0.5 being the symmetric normalisation) on the setting of the "lightgcn (full

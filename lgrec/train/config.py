@@ -35,6 +35,11 @@ class TrainConfig:
     """Precision of the ``softmax`` loss's users x items matrix products: ``full`` (the
     embeddings' own, float32) or ``bfloat16`` (about twice as fast on CPUs with AVX512-BF16
     and on GPUs; gradients within about 2%)."""
+    softmax_heads: int = 1
+    """Split the embedding dimensions into this many equal blocks and apply the ``softmax``
+    loss to each block's scores, summed (:func:`lgrec.train.losses.full_softmax_loss`): the
+    same as training this many narrower models on the same batches and ranking by the sum of
+    their scores. 1: one softmax over the whole dot product."""
     eval_every: int = 1
     """Validate every this many epochs (when a validation set is given)."""
     patience: int = 10

@@ -67,6 +67,13 @@ class Trainer:
         if cfg.softmax_precision not in PRODUCT_DTYPES:
             raise ValueError(f"softmax_precision must be one of {', '.join(PRODUCT_DTYPES)}, "
                              f"got {cfg.softmax_precision!r}")
+        if cfg.softmax_heads != 1 and cfg.loss != FULL_SOFTMAX:
+            raise ValueError(f"softmax_heads applies to the {FULL_SOFTMAX!r} loss only, "
+                             f"not {cfg.loss!r}")
+        dim = getattr(model, "dim", None)
+        if cfg.softmax_heads < 1 or (dim is not None and dim % cfg.softmax_heads):
+            raise ValueError(f"softmax_heads must be a positive divisor of the model's "
+                             f"dimension ({dim}), got {cfg.softmax_heads}")
         metric_name = cfg.metric.lower()
         parse_metric(metric_name)
         eval_k = sorted(set(cfg.eval_k) | {parse_metric(metric_name)[1]})
@@ -243,7 +250,8 @@ class Trainer:
             p = torch.from_numpy(rows_of.indices.astype(np.int64)).to(device)
             user_vectors, item_vectors = model(graph)
             loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature,
-                                     precision=cfg.softmax_precision)
+                                     precision=cfg.softmax_precision,
+                                     heads=cfg.softmax_heads)
             if cfg.reg:
                 loss = loss + cfg.reg * model.regularization(u, torch.unique(p), no_items)
             loss = loss + model.auxiliary_loss(u[r], p)

@@ -59,6 +59,24 @@ def test_full_softmax_matches_autograd_of_the_direct_formula(block, buffer_bytes
         assert torch.allclose(g, e, atol=1e-12)
 
 
+def test_full_softmax_heads_sum_the_loss_of_each_block_of_dimensions():
+    generator = torch.Generator().manual_seed(3)
+    users = torch.randn(5, 6, dtype=torch.float64, generator=generator, requires_grad=True)
+    items = torch.randn(8, 6, dtype=torch.float64, generator=generator, requires_grad=True)
+    rows, cols = torch.tensor([0, 1, 1, 4]), torch.tensor([2, 0, 7, 5])
+    direct = sum(
+        (torch.logsumexp(logits, 1)[rows] - logits[rows, cols]).mean()
+        for logits in (users[:, h:h + 2] @ items[:, h:h + 2].t() / 0.3 for h in (0, 2, 4)))
+    expected = torch.autograd.grad(direct, [users, items])
+    loss = full_softmax_loss(users, items, rows, cols, 0.3, block=2, heads=3)
+    got = torch.autograd.grad(loss, [users, items])
+    assert loss.item() == pytest.approx(direct.item(), rel=1e-12)
+    for g, e in zip(got, expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-12)
+    with pytest.raises(ValueError, match="divisor"):
+        full_softmax_loss(users, items, rows, cols, 0.3, heads=4)
+
+
 def test_full_softmax_without_gradient_gives_the_same_loss():
     generator = torch.Generator().manual_seed(1)
     users = torch.randn(9, 5, generator=generator)

@@ -76,6 +76,36 @@ def test_unknown_softmax_precision_is_refused_before_training(ml100k_split):
         train(ml100k_split, 1, loss="softmax", softmax_precision="fp8")
 
 
+def test_softmax_heads_train_each_block_as_a_model_of_its_own(ml100k_split):
+    # With Adam and the per-coordinate L2 term, two heads of 8 dimensions are two 8-dimensional
+    # models trained on the same batches: the first block of the 16-dimensional model ends
+    # where an 8-dimensional model started from that block's values ends.
+    train_set, _, _ = ml100k_split
+    graph = graph_of(train_set)
+    config = dict(epochs=2, lr=0.01, loss="softmax", batch_size=256, reg=0.01, progress=False,
+                  threads=1)
+    torch.manual_seed(0)
+    wide = create_model("mf", train_set.n_users, train_set.n_items, dim=16)
+    narrow = create_model("mf", train_set.n_users, train_set.n_items, dim=8)
+    narrow.load_state_dict({name: value[:, :8].clone()
+                            for name, value in wide.state_dict().items()})
+    Trainer(TrainConfig(softmax_heads=2, **config)).fit(wide, graph)
+    Trainer(TrainConfig(**config)).fit(narrow, graph)
+    for name, value in narrow.state_dict().items():
+        assert not torch.equal(value, wide.state_dict()[name][:, 8:]), name
+        assert torch.allclose(value, wide.state_dict()[name][:, :8], atol=1e-5), name
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (dict(loss="softmax", softmax_heads=3), "divisor"),
+    (dict(loss="bpr", softmax_heads=2), "softmax"),
+])
+def test_softmax_heads_that_cannot_apply_are_refused_before_training(ml100k_split, options,
+                                                                      message):
+    with pytest.raises(ValueError, match=message):
+        train(ml100k_split, 1, **options)
+
+
 def test_learning_rate_decays_on_validation_plateaus(ml100k_split):
     # Without L2, MF overfits within a few epochs: every validation after the best is a miss.
     model, trainer = train(ml100k_split, 50, patience=4, reg=0.0, lr_decay_patience=2,
