@@ -158,13 +158,13 @@ def full_softmax_loss(
     float32 one.
 
     ``heads > 1`` splits the ``d`` dimensions into ``heads`` equal blocks and sums the loss of
-    each block's own scores ``s_h = U_h I_h^T`` (the multi-embedding design of Guo et al.,
-    "On the Embedding Collapse when Scaling up Recommendation Models", ICML 2024). The whole
-    score ``s`` is the sum of the blocks', so ranking is unchanged; training each block to
-    rank on its own keeps a wide table from collapsing into a few useful directions. With
-    Adam and a per-coordinate L2 term the blocks do not interact at all: it is an ensemble of
-    ``heads`` models of width ``d / heads`` trained on the same batches, whose summed scores
-    are those of one ``d``-wide model.
+    each block's own scores ``s_h = U_h I_h^T``: independently trained embedding sets, after
+    the multi-embedding design that Guo et al. ("On the Embedding Collapse when Scaling up
+    Recommendation Models", ICML 2024) propose for models whose quality stops growing with
+    width. The whole score ``s`` is the sum of the blocks', so ranking uses the model as it
+    is. With Adam and a per-coordinate L2 term the blocks do not interact at all: this is an
+    ensemble of ``heads`` models of width ``d / heads`` trained on the same batches, whose
+    summed scores are those of one ``d``-wide model.
     """
     if precision not in PRODUCT_DTYPES:
         raise ValueError(f"precision must be one of {sorted(PRODUCT_DTYPES)}, got {precision!r}")
