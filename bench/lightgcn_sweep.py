@@ -19,7 +19,10 @@ Five families (the last on MovieLens-100K):
   itself, and so was "d640" (after commit 095a8a1 made the loss cheaper: 20 epochs with
   their validations in 991 s; validation NDCG@20 0.1519 at epoch 19, no better than dimension
   512), and so was "d512 tau.17" (0.1508 at epoch 18, below 0.1519 at temperature 0.15), and
-  so were the L2 weights 0.12 and 0.085 at 512 (0.1497 and 0.1512, below 0.1519 at 0.1).
+  so were the L2 weights 0.12 and 0.085 at 512 (0.1497 and 0.1512, below 0.1519 at 0.1), and
+  so were "heads2" at 512 and 768 (``softmax_heads=2``: two blocks of 256 / 384 dimensions
+  with a softmax each, i.e. two models trained on the same batches whose scores are summed;
+  0.1514 at epoch 16 and 0.1511 at epoch 12, no better than one 512-wide softmax).
   Results: bench/results/lightgcn_softmax_sweep.json.
 - ``exponents``: the degree exponents of the propagation (``target_exponent`` /
   ``source_exponent``: a message from ``b`` to ``a`` is scaled by
