@@ -22,7 +22,8 @@ Five families (the last on MovieLens-100K):
   so were the L2 weights 0.12 and 0.085 at 512 (0.1497 and 0.1512, below 0.1519 at 0.1), and
   so were "heads2" at 512 and 768 (``softmax_heads=2``: two blocks of 256 / 384 dimensions
   with a softmax each, i.e. two models trained on the same batches whose scores are summed;
-  0.1514 at epoch 16 and 0.1511 at epoch 12, no better than one 512-wide softmax).
+  0.1514 at epoch 16 and 0.1511 at epoch 12, no better than one 512-wide softmax), and so
+  was an initial scale of 0.05 at 512 (0.1515 at epoch 17).
   Results: bench/results/lightgcn_softmax_sweep.json.
 - ``exponents``: the degree exponents of the propagation (``target_exponent`` /
   ``source_exponent``: a message from ``b`` to ``a`` is scaled by
@@ -168,6 +169,10 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                                                lr_decay_patience=1, softmax_heads=2),
         "d768 tau.15 decay1 long heads2": dict(dim=768, epochs=20, temperature=0.15,
                                                lr_decay_patience=1, softmax_heads=2),
+        # The initial scale at 512 (0.1 a coordinate at every width so far): 0.05 starts the
+        # vectors at the length 0.1 gives at dimension 128, on the CPU.
+        "d512 tau.15 decay1 long init.05": dict(dim=512, epochs=24, temperature=0.15,
+                                                lr_decay_patience=1, init_std=0.05),
     }),
     # The degree exponents of the propagation (LightGCN's target_exponent / source_exponent,
     # 0.5 / 0.5 being the symmetric normalisation) on the setting of the "lightgcn (full
