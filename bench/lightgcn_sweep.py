@@ -71,6 +71,9 @@ SOFTMAX_BASE = dict(dim=128, layers=3, loss="softmax", softmax_precision="bfloat
                     patience=6, eval_every=1, epochs=60, metric="ndcg@20")
 D256 = dict(dim=256, epochs=22)
 COSINE_D256 = {**D256, "epochs": 32, "normalize": True, "reg": 0.0, "lr_decay_patience": 1}
+# The "d512 tau.15 decay1 long" setting, which the d512 Gowalla row took; the settings after it
+# change one thing each.
+D512_LONG = dict(dim=512, epochs=24, temperature=0.15, lr_decay_patience=1)
 
 # The "lightgcn (full softmax, 15 min)" row's setting, with its stopping rule, on the CPU.
 ROW_15MIN_BASE = {**SOFTMAX_BASE, "dim": 256, "temperature": 0.15, "lr_decay_patience": 1,
@@ -142,8 +145,7 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
         # scores, which need no L2 on the vectors' length.
         "d384 tau.15 decay1 long": dict(dim=384, epochs=30, temperature=0.15,
                                         lr_decay_patience=1),
-        "d512 tau.15 decay1 long": dict(dim=512, epochs=24, temperature=0.15,
-                                        lr_decay_patience=1),
+        "d512 tau.15 decay1 long": D512_LONG,
         "d256 cos tau.05": {**COSINE_D256, "temperature": 0.05},
         "d256 cos tau.07": {**COSINE_D256, "temperature": 0.07},
         "d256 cos tau.1": {**COSINE_D256, "temperature": 0.1},
@@ -156,28 +158,22 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
                                         lr_decay_patience=1),
         # Dimension 512 at the temperature that tied 0.15 at dimension 256 (0.1496 against
         # 0.1493), on the CPU.
-        "d512 tau.17 decay1 long": dict(dim=512, epochs=24, temperature=0.17,
-                                        lr_decay_patience=1),
+        "d512 tau.17 decay1 long": {**D512_LONG, "temperature": 0.17},
         # The L2 weight at dimension 512, whose best value was chosen at 128 and 256 only
         # (at 256: 0.07 / 0.1 / 0.15 gave 0.1470 / 0.1493 / 0.1448), on the CPU.
-        "d512 tau.15 decay1 long reg.12": dict(dim=512, epochs=24, temperature=0.15,
-                                               lr_decay_patience=1, reg=0.12),
-        "d512 tau.15 decay1 long reg.085": dict(dim=512, epochs=24, temperature=0.15,
-                                                lr_decay_patience=1, reg=0.085),
+        "d512 tau.15 decay1 long reg.12": {**D512_LONG, "reg": 0.12},
+        "d512 tau.15 decay1 long reg.085": {**D512_LONG, "reg": 0.085},
         # Width stops helping past 512: the same widths trained as blocks with a softmax each
         # (``softmax_heads``, the multi-embedding design), on the CPU.
-        "d512 tau.15 decay1 long heads2": dict(dim=512, epochs=24, temperature=0.15,
-                                               lr_decay_patience=1, softmax_heads=2),
-        "d768 tau.15 decay1 long heads2": dict(dim=768, epochs=20, temperature=0.15,
-                                               lr_decay_patience=1, softmax_heads=2),
+        "d512 tau.15 decay1 long heads2": {**D512_LONG, "softmax_heads": 2},
+        "d768 tau.15 decay1 long heads2": {**D512_LONG, "dim": 768, "epochs": 20,
+                                           "softmax_heads": 2},
         # The initial scale at 512 (0.1 a coordinate at every width so far): 0.05 starts the
         # vectors at the length 0.1 gives at dimension 128, on the CPU.
-        "d512 tau.15 decay1 long init.05": dict(dim=512, epochs=24, temperature=0.15,
-                                                lr_decay_patience=1, init_std=0.05),
+        "d512 tau.15 decay1 long init.05": {**D512_LONG, "init_std": 0.05},
         # Halving after two validations without gain instead of one, with the epochs a CPU
         # refit at 512 affords within 15 minutes (about 34 s each), on the CPU.
-        "d512 tau.15 decay2 long": dict(dim=512, epochs=26, temperature=0.15,
-                                        lr_decay_patience=2),
+        "d512 tau.15 decay2 long": {**D512_LONG, "epochs": 26, "lr_decay_patience": 2},
     }),
     # The degree exponents of the propagation (LightGCN's target_exponent / source_exponent,
     # 0.5 / 0.5 being the symmetric normalisation) on the setting of the "lightgcn (full
