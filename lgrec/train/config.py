@@ -40,6 +40,15 @@ class TrainConfig:
     loss to each block's scores, summed (:func:`lgrec.train.losses.full_softmax_loss`): the
     same as training this many narrower models on the same batches and ranking by the sum of
     their scores. 1: one softmax over the whole dot product."""
+    softmax_normalizer_weight: float = 1.0
+    """Weight of the ``softmax`` loss's log-partition term against its positives' scores
+    (:func:`lgrec.train.losses.full_softmax_loss`'s ``normalizer_weight``; BSL's reweighting).
+    1: the plain softmax; below 1 the scores keep more of the items' popularity."""
+    user_weight_exponent: float = 0.0
+    """In the ``softmax`` loss, each positive of user ``u`` weighs ``deg(u) ** -exponent``
+    (``deg``: the user's training interactions; the loss stays a weighted mean). 0: every
+    interaction weighs the same, so heavy users dominate; 1: every user weighs the same, as
+    in the full-ranking metrics, which average over users."""
     eval_every: int = 1
     """Validate every this many epochs (when a validation set is given)."""
     patience: int = 10

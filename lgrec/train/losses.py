@@ -73,10 +73,19 @@ class _FullSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, users: torch.Tensor, items: torch.Tensor, rows: torch.Tensor,  # type: ignore[override]
                 cols: torch.Tensor, temperature: float, block: int,
-                product_dtype: torch.dtype | None) -> torch.Tensor:
+                product_dtype: torch.dtype | None, row_weights: torch.Tensor | None,
+                normalizer_weight: float) -> torch.Tensor:
         product_dtype = product_dtype or users.dtype
         want_grad = any(ctx.needs_input_grad[:2])
+        # A row's logsumexp counts once per positive (times the row's weight, if any).
         counts = torch.bincount(rows, minlength=users.shape[0]).to(users.dtype)
+        if row_weights is not None:
+            weights = row_weights.to(users.dtype)
+            counts = counts * weights
+        # The (weighted) number of pairs: the loss is their mean.
+        total_weight = float(counts.sum()) if row_weights is not None else rows.shape[0]
+        if normalizer_weight != 1.0:
+            counts = counts * normalizer_weight
         scaled = users / temperature
         scaled_low, items_low = scaled.to(product_dtype), items.to(product_dtype)
         grad_users = torch.empty_like(scaled) if want_grad else None
@@ -109,20 +118,24 @@ class _FullSoftmax(torch.autograd.Function):
         # Gathering a dim-wide row per (user, item) pair, and scatter-adding it back, made two
         # pairs x dim temporaries a step; summed per user and per item instead.
         positive_items = _sums_by(rows, cols, items, users.shape[0])
+        weighted_scaled = scaled
+        if row_weights is not None:
+            positive_items.mul_(weights[:, None])
+            weighted_scaled = scaled * weights[:, None]
         positive = (scaled * positive_items).sum()
         if want_grad:
             grad_users.sub_(positive_items)
-            grad_items.sub_(_sums_by(cols, rows, scaled, items.shape[0]))
+            grad_items.sub_(_sums_by(cols, rows, weighted_scaled, items.shape[0]))
             ctx.save_for_backward(grad_users, grad_items)
-        ctx.n_positives, ctx.temperature = rows.shape[0], temperature
-        return (normalizers - positive) / rows.shape[0]
+        ctx.n_positives, ctx.temperature = total_weight, temperature
+        return (normalizers - positive) / total_weight
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         grad_users, grad_items = ctx.saved_tensors
         weight = grad / ctx.n_positives
         return (grad_users * (weight / ctx.temperature), grad_items * weight,
-                None, None, None, None, None)
+                None, None, None, None, None, None, None)
 
 
 PRODUCT_DTYPES: dict[str, torch.dtype | None] = {"full": None, "bfloat16": torch.bfloat16}
@@ -139,9 +152,20 @@ def full_softmax_loss(
     block: int | None = None,
     precision: str = "full",
     heads: int = 1,
+    row_weights: torch.Tensor | None = None,
+    normalizer_weight: float = 1.0,
 ) -> torch.Tensor:
     """Full softmax (multinomial likelihood) over every item: the mean over the positive pairs
     ``(rows[j], cols[j])`` of ``logsumexp_i(s_ri / t) - s_rc / t``, with ``s = U I^T``.
+    With ``row_weights`` (one per row of the batch) it is the weighted mean, each pair of row
+    ``r`` weighing ``row_weights[r]``.
+
+    ``normalizer_weight`` (``g``) multiplies the logsumexp term: ``g * logsumexp_i(s_ri / t) -
+    s_rc / t``. Below 1 the loss pushes down every item's score less than it pulls up the
+    positives', so scores keep more of the items' popularity. This is the "reweight" form of
+    the bilateral softmax loss (BSL; Wu et al., "BSL: Understanding and Improving Softmax Loss
+    for Recommendation", ICDE 2024), which raises its sampled negatives' partition (the
+    positive left out) to the power ``g``, over every item.
 
     ``user_vectors`` (b x d) are a batch of users, ``item_vectors`` (n x d) every item; row
     ``r`` of the batch has one term per positive. Unlike sampled softmax there is no sampling
@@ -176,13 +200,17 @@ def full_softmax_loss(
         return sum(
             full_softmax_loss(user_vectors[:, h * width:(h + 1) * width].contiguous(),
                               item_vectors[:, h * width:(h + 1) * width].contiguous(),
-                              rows, cols, temperature, block, precision)
+                              rows, cols, temperature, block, precision, row_weights=row_weights,
+                              normalizer_weight=normalizer_weight)
             for h in range(heads))
     if block is None:
         budget = 1 << 22 if item_vectors.device.type == "cpu" else 1 << 26
         block = max(1, budget // max(1, item_vectors.shape[0]))
+    if row_weights is not None and row_weights.shape != (user_vectors.shape[0],):
+        raise ValueError(f"row_weights must have one weight per row of the batch "
+                         f"({user_vectors.shape[0]}), got shape {tuple(row_weights.shape)}")
     return _FullSoftmax.apply(user_vectors, item_vectors, rows, cols, temperature, block,
-                              PRODUCT_DTYPES[precision])
+                              PRODUCT_DTYPES[precision], row_weights, float(normalizer_weight))
 
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {

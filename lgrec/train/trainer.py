@@ -70,6 +70,11 @@ class Trainer:
         if cfg.softmax_heads != 1 and cfg.loss != FULL_SOFTMAX:
             raise ValueError(f"softmax_heads applies to the {FULL_SOFTMAX!r} loss only, "
                              f"not {cfg.loss!r}")
+        for option, default in (("user_weight_exponent", 0.0),
+                                ("softmax_normalizer_weight", 1.0)):
+            if getattr(cfg, option) != default and cfg.loss != FULL_SOFTMAX:
+                raise ValueError(f"{option} applies to the {FULL_SOFTMAX!r} loss only, "
+                                 f"not {cfg.loss!r}")
         dim = getattr(model, "dim", None)
         if cfg.softmax_heads < 1 or (dim is not None and dim % cfg.softmax_heads):
             raise ValueError(f"softmax_heads must be a positive divisor of the model's "
@@ -248,10 +253,15 @@ class Trainer:
             u = torch.from_numpy(batch_users).to(device)
             r = torch.from_numpy(rows).to(device)
             p = torch.from_numpy(rows_of.indices.astype(np.int64)).to(device)
+            weights = None
+            if cfg.user_weight_exponent:
+                degrees = np.diff(rows_of.indptr).astype(np.float64)
+                weights = torch.from_numpy(degrees ** -cfg.user_weight_exponent).to(device)
             user_vectors, item_vectors = model(graph)
             loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature,
                                      precision=cfg.softmax_precision,
-                                     heads=cfg.softmax_heads)
+                                     heads=cfg.softmax_heads, row_weights=weights,
+                                     normalizer_weight=cfg.softmax_normalizer_weight)
             if cfg.reg:
                 loss = loss + cfg.reg * model.regularization(u, torch.unique(p), no_items)
             loss = loss + model.auxiliary_loss(u[r], p)

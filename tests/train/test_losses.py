@@ -77,6 +77,52 @@ def test_full_softmax_heads_sum_the_loss_of_each_block_of_dimensions():
         full_softmax_loss(users, items, rows, cols, 0.3, heads=4)
 
 
+def test_full_softmax_row_weights_give_the_weighted_mean_over_pairs():
+    generator = torch.Generator().manual_seed(5)
+    users = torch.randn(4, 3, dtype=torch.float64, generator=generator, requires_grad=True)
+    items = torch.randn(7, 3, dtype=torch.float64, generator=generator, requires_grad=True)
+    rows, cols = torch.tensor([0, 0, 0, 2, 3, 3]), torch.tensor([1, 4, 6, 0, 2, 5])
+    weights = torch.tensor([0.5, 9.0, 2.0, 1.5], dtype=torch.float64)
+    logits = users @ items.t() / 0.25
+    per_pair = torch.logsumexp(logits, 1)[rows] - logits[rows, cols]
+    direct = (per_pair * weights[rows]).sum() / weights[rows].sum()
+    expected = torch.autograd.grad(direct, [users, items])
+    for block in (1, 3, 4):
+        loss = full_softmax_loss(users, items, rows, cols, 0.25, block=block,
+                                 row_weights=weights)
+        got = torch.autograd.grad(loss, [users, items])
+        assert loss.item() == pytest.approx(direct.item(), rel=1e-12)
+        for g, e in zip(got, expected, strict=True):
+            assert torch.allclose(g, e, atol=1e-12)
+    # Equal weights are the plain mean.
+    plain = full_softmax_loss(users, items, rows, cols, 0.25)
+    same = full_softmax_loss(users, items, rows, cols, 0.25,
+                             row_weights=torch.full((4,), 3.0, dtype=torch.float64))
+    assert same.item() == pytest.approx(plain.item(), rel=1e-12)
+    with pytest.raises(ValueError, match="one weight per row"):
+        full_softmax_loss(users, items, rows, cols, 0.25, row_weights=weights[:3])
+
+
+@pytest.mark.parametrize("weighted_rows", [False, True])
+def test_full_softmax_normalizer_weight_scales_the_logsumexp_term(weighted_rows):
+    generator = torch.Generator().manual_seed(6)
+    users = torch.randn(4, 3, dtype=torch.float64, generator=generator, requires_grad=True)
+    items = torch.randn(7, 3, dtype=torch.float64, generator=generator, requires_grad=True)
+    rows, cols = torch.tensor([0, 0, 1, 3, 3, 3]), torch.tensor([1, 4, 6, 0, 2, 5])
+    weights = torch.tensor([2.0, 0.5, 1.0, 0.25], dtype=torch.float64)
+    pair_weights = weights[rows] if weighted_rows else torch.ones(len(rows), dtype=torch.float64)
+    logits = users @ items.t() / 0.2
+    per_pair = 0.8 * torch.logsumexp(logits, 1)[rows] - logits[rows, cols]
+    direct = (per_pair * pair_weights).sum() / pair_weights.sum()
+    expected = torch.autograd.grad(direct, [users, items])
+    loss = full_softmax_loss(users, items, rows, cols, 0.2, block=3, normalizer_weight=0.8,
+                             row_weights=weights if weighted_rows else None)
+    got = torch.autograd.grad(loss, [users, items])
+    assert loss.item() == pytest.approx(direct.item(), rel=1e-12)
+    for g, e in zip(got, expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-12)
+
+
 def test_full_softmax_without_gradient_gives_the_same_loss():
     generator = torch.Generator().manual_seed(1)
     users = torch.randn(9, 5, generator=generator)

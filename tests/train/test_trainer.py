@@ -106,6 +106,43 @@ def test_softmax_heads_that_cannot_apply_are_refused_before_training(ml100k_spli
         train(ml100k_split, 1, **options)
 
 
+@pytest.mark.parametrize("exponent", [0.5, 1.0])
+def test_user_weights_are_the_users_degrees_to_the_minus_exponent(ml100k_split, monkeypatch,
+                                                                  exponent):
+    from lgrec.train import trainer as trainer_module
+
+    train_set, _, _ = ml100k_split
+    degrees = torch.from_numpy(train_set.csr().getnnz(axis=1))
+    seen = []
+    original = trainer_module.full_softmax_loss
+
+    def recording_loss(user_vectors, item_vectors, rows, cols, *args, row_weights=None,
+                       **kwargs):
+        seen.append((rows, row_weights))
+        return original(user_vectors, item_vectors, rows, cols, *args, row_weights=row_weights,
+                        **kwargs)
+
+    monkeypatch.setattr(trainer_module, "full_softmax_loss", recording_loss, raising=True)
+    weighted, _ = train(ml100k_split, 1, loss="softmax", batch_size=256,
+                        user_weight_exponent=exponent)
+    assert len(seen) == math.ceil(train_set.n_users / 256)
+    for rows, weights in seen:
+        counts = torch.bincount(rows).double()
+        assert torch.allclose(weights.double(), counts ** -exponent)
+    assert sorted(torch.cat([torch.bincount(rows) for rows, _ in seen]).tolist()) == sorted(
+        degrees[degrees > 0].tolist())
+    monkeypatch.undo()
+    plain, _ = train(ml100k_split, 1, loss="softmax", batch_size=256)
+    assert not torch.allclose(weighted.user_embedding.weight, plain.user_embedding.weight)
+
+
+@pytest.mark.parametrize("option", [dict(user_weight_exponent=1.0),
+                                    dict(softmax_normalizer_weight=0.8)])
+def test_softmax_only_options_are_refused_for_other_losses(ml100k_split, option):
+    with pytest.raises(ValueError, match=next(iter(option))):
+        train(ml100k_split, 1, loss="bpr", **option)
+
+
 def test_learning_rate_decays_on_validation_plateaus(ml100k_split):
     # Without L2, MF overfits within a few epochs: every validation after the best is a miss.
     model, trainer = train(ml100k_split, 50, patience=4, reg=0.0, lr_decay_patience=2,
