@@ -28,9 +28,10 @@ Five families (the last on MovieLens-100K):
   At dimension 128 (also on the CPU; plain "d128 tau.15 decay1": 0.1482): one propagation
   layer ("layers1": 0.1273), cosine scores (three layers 0.1408, one layer 0.1403 / 0.1402 at
   temperature 0.07 / 0.1) and the log-partition term weighed 0.9
-  (``softmax_normalizer_weight``, BSL's reweighting; "norm0.9": 0.1471), all lower. Weighing
-  each user's positives by deg(u)^-e (``user_weight_exponent``) was tried on MovieLens-100K
-  only, where e = 0.5, 1 and -0.5 all lowered validation NDCG@10 (``softmax-small`` below).
+  (``softmax_normalizer_weight``, BSL's reweighting; "norm0.9": 0.1471), and each user's
+  positives weighed by deg(u)^-0.5 (``user_weight_exponent``; "users0.5": 0.1419), all lower;
+  on MovieLens-100K the exponents 0.5, 1 and -0.5 all lowered validation NDCG@10 too
+  (``softmax-small`` below).
   Results: bench/results/lightgcn_softmax_sweep.json.
 - ``exponents``: the degree exponents of the propagation (``target_exponent`` /
   ``source_exponent``: a message from ``b`` to ``a`` is scaled by
@@ -196,6 +197,10 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
         **{f"d128 tau.15 decay1 norm{weight:g}": dict(
             temperature=0.15, lr_decay_patience=1, softmax_normalizer_weight=weight, epochs=40)
            for weight in (0.9, 0.8)},
+        # Each user's positives weighed by deg(u) ** -0.5 (``user_weight_exponent``), at
+        # dimension 128 (capped at 40 epochs), on the CPU.
+        "d128 tau.15 decay1 users0.5": dict(temperature=0.15, lr_decay_patience=1,
+                                            user_weight_exponent=0.5, epochs=40),
     }),
     # The degree exponents of the propagation (LightGCN's target_exponent / source_exponent,
     # 0.5 / 0.5 being the symmetric normalisation) on the setting of the "lightgcn (full
