@@ -164,8 +164,8 @@ def full_softmax_loss(
     s_rc / t``. Below 1 the loss pushes down every item's score less than it pulls up the
     positives', so scores keep more of the items' popularity. This is the "reweight" form of
     the bilateral softmax loss (BSL; Wu et al., "BSL: Understanding and Improving Softmax Loss
-    for Recommendation", ICDE 2024), which raises its sampled negatives' partition (the
-    positive left out) to the power ``g``, over every item.
+    for Recommendation", ICDE 2024), which raises the partition of its sampled negatives to
+    the power ``g``; here the partition is over every item, the positive included.
 
     ``user_vectors`` (b x d) are a batch of users, ``item_vectors`` (n x d) every item; row
     ``r`` of the batch has one term per positive. Unlike sampled softmax there is no sampling
