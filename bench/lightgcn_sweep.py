@@ -29,8 +29,8 @@ Five families (the last on MovieLens-100K):
   layer ("layers1": 0.1273), cosine scores (three layers 0.1408, one layer 0.1403 / 0.1402 at
   temperature 0.07 / 0.1) and the log-partition term weighed 0.9
   (``softmax_normalizer_weight``, BSL's reweighting; "norm0.9": 0.1471; 1.1, the other way:
-  0.1478), and each user's
-  positives weighed by deg(u)^-0.5 (``user_weight_exponent``; "users0.5": 0.1419), all lower;
+  0.1478), and each user's positives weighed by deg(u)^-0.5 (``user_weight_exponent``;
+  "users0.5": 0.1419), all lower;
   on MovieLens-100K the exponents 0.5, 1 and -0.5 all lowered validation NDCG@10 too
   (``softmax-small`` below).
   Results: bench/results/lightgcn_softmax_sweep.json.
@@ -83,6 +83,8 @@ SOFTMAX_BASE = dict(dim=128, layers=3, loss="softmax", softmax_precision="bfloat
 D256 = dict(dim=256, epochs=22)
 COSINE_D256 = {**D256, "epochs": 32, "normalize": True, "reg": 0.0, "lr_decay_patience": 1}
 COSINE_D128 = {**COSINE_D256, "dim": 128, "epochs": 40, "lr": 0.005}
+# "d128 tau.15 decay1" capped at 40 epochs: the base of the d128 settings that change one thing.
+D128_DECAY1 = dict(temperature=0.15, lr_decay_patience=1, epochs=40)
 # The "d512 tau.15 decay1 long" setting, which the d512 Gowalla row took; the settings after it
 # change one thing each.
 D512_LONG = dict(dim=512, epochs=24, temperature=0.15, lr_decay_patience=1)
@@ -95,6 +97,8 @@ SMALL_SOFTMAX_BASE = dict(dim=64, layers=3, loss="softmax", softmax_precision="b
                           batch_size=256, lr=0.01, reg=0.01, temperature=0.2,
                           lr_decay_patience=1, patience=10, eval_every=1, epochs=300,
                           metric="ndcg@10")
+# Its best setting, "d128 nodecay tau.3": the base of the settings that change one thing.
+SMALL_D128_TAU3 = dict(dim=128, lr_decay_patience=0, temperature=0.3)
 
 FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
     "infonce": (INFONCE_BASE, {
@@ -191,17 +195,15 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
         "d128 cos tau.07 lr.005": {**COSINE_D128, "temperature": 0.07},
         "d128 cos tau.07 lr.005 layers1": {**COSINE_D128, "temperature": 0.07, "layers": 1},
         "d128 cos tau.1 lr.005 layers1": {**COSINE_D128, "temperature": 0.1, "layers": 1},
-        "d128 tau.15 decay1 layers1": dict(temperature=0.15, lr_decay_patience=1, layers=1,
-                                           epochs=40),
+        "d128 tau.15 decay1 layers1": {**D128_DECAY1, "layers": 1},
         # The log-partition term weighed below and above 1 (``softmax_normalizer_weight``,
         # BSL's reweighting), at dimension 128 (capped at 40 epochs), on the CPU.
-        **{f"d128 tau.15 decay1 norm{weight:g}": dict(
-            temperature=0.15, lr_decay_patience=1, softmax_normalizer_weight=weight, epochs=40)
+        **{f"d128 tau.15 decay1 norm{weight:g}": {**D128_DECAY1,
+                                                   "softmax_normalizer_weight": weight}
            for weight in (0.9, 1.1)},
         # Each user's positives weighed by deg(u) ** -0.5 (``user_weight_exponent``), at
         # dimension 128 (capped at 40 epochs), on the CPU.
-        "d128 tau.15 decay1 users0.5": dict(temperature=0.15, lr_decay_patience=1,
-                                            user_weight_exponent=0.5, epochs=40),
+        "d128 tau.15 decay1 users0.5": {**D128_DECAY1, "user_weight_exponent": 0.5},
     }),
     # The degree exponents of the propagation (LightGCN's target_exponent / source_exponent,
     # 0.5 / 0.5 being the symmetric normalisation) on the setting of the "lightgcn (full
@@ -241,18 +243,16 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
         "d128 nodecay": dict(dim=128, lr_decay_patience=0),
         "d64 decay2": dict(lr_decay_patience=2),
         "d64 nodecay seed7": dict(lr_decay_patience=0, seed=7),
-        "d128 nodecay tau.3": dict(dim=128, lr_decay_patience=0, temperature=0.3),
+        "d128 nodecay tau.3": SMALL_D128_TAU3,
         "d128 nodecay seed7": dict(dim=128, lr_decay_patience=0, seed=7),
-        "d128 nodecay tau.3 seed7": dict(dim=128, lr_decay_patience=0, temperature=0.3, seed=7),
+        "d128 nodecay tau.3 seed7": {**SMALL_D128_TAU3, "seed": 7},
     } | {
-        f"d128 nodecay tau.3 users{exponent:g}{' seed7' if seed == 7 else ''}": dict(
-            dim=128, lr_decay_patience=0, temperature=0.3, user_weight_exponent=exponent,
-            seed=seed)
+        f"d128 nodecay tau.3 users{exponent:g}{' seed7' if seed == 7 else ''}": {
+            **SMALL_D128_TAU3, "user_weight_exponent": exponent, "seed": seed}
         for exponent in (0.5, 1.0, -0.5) for seed in (2020, 7)
     } | {
-        f"d128 nodecay tau.3 norm{weight:g}{' seed7' if seed == 7 else ''}": dict(
-            dim=128, lr_decay_patience=0, temperature=0.3, softmax_normalizer_weight=weight,
-            seed=seed)
+        f"d128 nodecay tau.3 norm{weight:g}{' seed7' if seed == 7 else ''}": {
+            **SMALL_D128_TAU3, "softmax_normalizer_weight": weight, "seed": seed}
         for weight in (0.9, 0.8) for seed in (2020, 7)
     }),
 }

@@ -195,6 +195,9 @@ def full_softmax_loss(
     if heads < 1 or user_vectors.shape[1] % heads:
         raise ValueError(f"heads must be a positive divisor of the dimension "
                          f"({user_vectors.shape[1]}), got {heads}")
+    if row_weights is not None and row_weights.shape != (user_vectors.shape[0],):
+        raise ValueError(f"row_weights must have one weight per row of the batch "
+                         f"({user_vectors.shape[0]}), got shape {tuple(row_weights.shape)}")
     if heads > 1:
         width = user_vectors.shape[1] // heads
         return sum(
@@ -206,9 +209,6 @@ def full_softmax_loss(
     if block is None:
         budget = 1 << 22 if item_vectors.device.type == "cpu" else 1 << 26
         block = max(1, budget // max(1, item_vectors.shape[0]))
-    if row_weights is not None and row_weights.shape != (user_vectors.shape[0],):
-        raise ValueError(f"row_weights must have one weight per row of the batch "
-                         f"({user_vectors.shape[0]}), got shape {tuple(row_weights.shape)}")
     return _FullSoftmax.apply(user_vectors, item_vectors, rows, cols, temperature, block,
                               PRODUCT_DTYPES[precision], row_weights, float(normalizer_weight))
 

@@ -67,10 +67,7 @@ class Trainer:
         if cfg.softmax_precision not in PRODUCT_DTYPES:
             raise ValueError(f"softmax_precision must be one of {', '.join(PRODUCT_DTYPES)}, "
                              f"got {cfg.softmax_precision!r}")
-        if cfg.softmax_heads != 1 and cfg.loss != FULL_SOFTMAX:
-            raise ValueError(f"softmax_heads applies to the {FULL_SOFTMAX!r} loss only, "
-                             f"not {cfg.loss!r}")
-        for option, default in (("user_weight_exponent", 0.0),
+        for option, default in (("softmax_heads", 1), ("user_weight_exponent", 0.0),
                                 ("softmax_normalizer_weight", 1.0)):
             if getattr(cfg, option) != default and cfg.loss != FULL_SOFTMAX:
                 raise ValueError(f"{option} applies to the {FULL_SOFTMAX!r} loss only, "
@@ -249,14 +246,15 @@ class Trainer:
         for b in range(n_batches):
             batch_users = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             rows_of = R[batch_users]
-            rows = np.repeat(np.arange(len(batch_users)), np.diff(rows_of.indptr))
+            degrees = np.diff(rows_of.indptr)
+            rows = np.repeat(np.arange(len(batch_users)), degrees)
             u = torch.from_numpy(batch_users).to(device)
             r = torch.from_numpy(rows).to(device)
             p = torch.from_numpy(rows_of.indices.astype(np.int64)).to(device)
             weights = None
             if cfg.user_weight_exponent:
-                degrees = np.diff(rows_of.indptr).astype(np.float64)
-                weights = torch.from_numpy(degrees ** -cfg.user_weight_exponent).to(device)
+                weights = torch.from_numpy(
+                    degrees.astype(np.float64) ** -cfg.user_weight_exponent).to(device)
             user_vectors, item_vectors = model(graph)
             loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature,
                                      precision=cfg.softmax_precision,
