@@ -1,9 +1,15 @@
-"""Training speed with and without transparent huge pages for torch's tensors.
+"""Training speed with and without one of lgrec's memory settings.
 
-``import lgrec`` sets ``THP_MEM_ALLOC_ENABLE=1`` (unless already set), so that torch's CPU
-allocator backs tensors of 2 MiB and more with huge pages. This script measures what that
-buys: the same work in fresh processes with the variable at 0 and at 1, the two taking turns
-(order swapped every round), the table giving the median over rounds.
+* ``--setting huge-pages`` (the default): ``import lgrec`` sets ``THP_MEM_ALLOC_ENABLE=1``
+  (unless already set), so that torch's CPU allocator backs tensors of 2 MiB and more with
+  huge pages; off is the variable at 0.
+* ``--setting retained-heap``: ``TrainConfig.retain_heap`` (on by default) trains inside
+  :func:`lgrec.train.heap.retained_heap`, so glibc's ``malloc`` takes large blocks from the
+  heap and keeps what is freed; off is ``retain_heap=False``.
+
+The script measures what a setting buys: the same work in fresh processes with it off and
+on, the two taking turns (order swapped every round), the table giving the median over
+rounds. Each setting has its own section of BENCHMARKS.md and its own rows file.
 
 * LightGCN training steps on the cost-curve synthetic logs (``bench/cost_curves.py``; dim 64,
   3 layers, BPR with one negative, batch = edges / 50 as in its epoch, fused Adam): the
@@ -13,6 +19,7 @@ buys: the same work in fresh processes with the variable at 0 and at 1, the two 
   through ``Recommender.fit`` (``--gowalla DIR``).
 
     python bench/huge_pages.py --rounds 3 --gowalla ../shared/data/gowalla
+    python bench/huge_pages.py --setting retained-heap --rounds 3 --gowalla ../shared/data/gowalla
 """
 
 from __future__ import annotations
@@ -37,22 +44,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import ROOT, git_commit, machine, write_section  # noqa: E402
 from cost_curves import STEPS_PER_EPOCH, log_path, peak_gib, write_log  # noqa: E402
 
-SECTION = "huge-pages"
-RESULTS = ROOT / "bench" / "results" / "huge_pages.json"
+SETTINGS = {
+    "huge-pages": {
+        "results": ROOT / "bench" / "results" / "huge_pages.json",
+        "title": "Transparent huge pages for torch's tensors",
+        "what": (
+            "`import lgrec` sets `THP_MEM_ALLOC_ENABLE=1` (unless it is set already) before "
+            "torch loads, so torch's CPU allocator asks for huge pages for tensors of 2 MiB and "
+            "more. Without them, every large table a training step allocates (products' "
+            "outputs, gradients, the softmax's score blocks) is faulted in 4 KiB at a time "
+            "while it is zero-filled. Each figure is measured in fresh processes with the "
+            "variable at 0 and at 1"),
+    },
+    "retained-heap": {
+        "results": ROOT / "bench" / "results" / "retained_heap.json",
+        "title": "Retained heap: freed memory kept by malloc while training",
+        "what": (
+            "`Trainer.fit` on the CPU runs inside `lgrec.train.heap.retained_heap` unless "
+            "`retain_heap = false`: glibc's `malloc` then takes no block from `mmap` and keeps "
+            "freed memory, so the large tables every step allocates and frees (node tables, "
+            "layer outputs, gradients, the tiles' partial sums) reuse memory already mapped "
+            "instead of being page-faulted and zero-filled anew; over 32 MiB (glibc's largest "
+            "mmap threshold) they otherwise always are. Huge pages are on in both. Each figure "
+            "is measured in fresh processes with the setting off and on"),
+    },
+}
 GOWALLA_CONFIG = ROOT / "bench" / "configs" / "gowalla.toml"
 GOWALLA_RUN = "lightgcn (full softmax d512, setting from the carve-out)"
 
 
 # --------------------------------------------------------------------------- child side
-def lightgcn_steps(n: int, steps: int, threads: int) -> dict[str, Any]:
+def lightgcn_steps(n: int, steps: int, threads: int, retain_heap: bool) -> dict[str, Any]:
     """The cost-curve epoch's steps (``bench/cost_curves.py``: its config, the trainer's own
     step) on the first batch of the epoch's draw, timed one by one, which ``Trainer.fit``
-    does not."""
+    does not; inside :func:`retained_heap` as ``Trainer.fit`` would be, when ``retain_heap``."""
     import torch
 
     from lgrec.graph import Graph
     from lgrec.models.lightgcn import LightGCN
     from lgrec.train.config import TrainConfig
+    from lgrec.train.heap import retained_heap
     from lgrec.train.sampling import UniformSampler
     from lgrec.train.trainer import Trainer
 
@@ -72,16 +103,17 @@ def lightgcn_steps(n: int, steps: int, threads: int) -> dict[str, Any]:
     drawn = UniformSampler(graph.R, seed=0).epoch(0, 1)
     batch_users, positives, negatives = (torch.from_numpy(a[:batch]) for a in drawn)
     times = []
-    for _ in range(steps + 1):
-        started = time.perf_counter()
-        trainer.step(optimizer, trainer.pairwise_loss(model, graph, batch_users, positives,
-                                                      negatives))
-        times.append(time.perf_counter() - started)
+    with retained_heap(retain_heap):
+        for _ in range(steps + 1):
+            started = time.perf_counter()
+            trainer.step(optimizer, trainer.pairwise_loss(model, graph, batch_users, positives,
+                                                          negatives))
+            times.append(time.perf_counter() - started)
     return {"edges": graph.n_edges, "batch_size": batch, "step_s": statistics.median(times[1:]),
             "step_times_s": times, "peak_gib": peak_gib()}
 
 
-def gowalla_epoch(directory: Path, threads: int) -> dict[str, Any]:
+def gowalla_epoch(directory: Path, threads: int, retain_heap: bool) -> dict[str, Any]:
     from lgrec.data import load_dataset
     from lgrec.eval.benchmark import BenchConfig
     from lgrec.recommend import Recommender
@@ -90,7 +122,7 @@ def gowalla_epoch(directory: Path, threads: int) -> dict[str, Any]:
     run = next(r for r in BenchConfig.from_toml(GOWALLA_CONFIG).runs if r.label == GOWALLA_RUN)
     train = load_dataset(directory / "train.txt")
     params = {**preset(run.model), **run.params, "epochs": 1, "threads": threads,
-              "progress": False}
+              "progress": False, "retain_heap": retain_heap}
     started = time.perf_counter()
     Recommender("lightgcn", **params).fit(train)
     return {"edges": train.n_interactions, "epoch_s": time.perf_counter() - started,
@@ -98,10 +130,14 @@ def gowalla_epoch(directory: Path, threads: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- parent side
-def spawn(job: list[str], huge_pages: bool, threads: int) -> dict[str, Any]:
+def spawn(job: list[str], setting: str, on: bool, threads: int) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", *job,
                "--threads", str(threads)]
-    env = {**os.environ, "THP_MEM_ALLOC_ENABLE": "1" if huge_pages else "0"}
+    env = dict(os.environ)
+    if setting == "huge-pages":
+        env["THP_MEM_ALLOC_ENABLE"] = "1" if on else "0"
+    else:
+        command += ["--retain-heap", "1" if on else "0"]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env,
                           check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -119,34 +155,31 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     for round_ in range(args.rounds):
         for job in jobs:
             order = (False, True) if round_ % 2 == 0 else (True, False)
-            for huge in order:
-                row = spawn(job, huge, args.threads)
-                results[" ".join(job)]["on" if huge else "off"].append(row)
-                print(f"round {round_ + 1} {' '.join(job)} huge pages {'on' if huge else 'off'}: "
+            for on in order:
+                row = spawn(job, args.setting, on, args.threads)
+                results[" ".join(job)]["on" if on else "off"].append(row)
+                print(f"round {round_ + 1} {' '.join(job)} {args.setting} {'on' if on else 'off'}: "
                       f"{json.dumps({k: v for k, v in row.items() if k != 'step_times_s'})}",
                       file=sys.stderr, flush=True)
     return {"command": "python bench/huge_pages.py " + shlex.join(sys.argv[1:]),
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M+00:00"),
             "machine": machine(), "commit": git_commit(), "rounds": args.rounds,
+            "setting": args.setting,
             "steps": args.steps,
             "kernel_thp": Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().strip(),
             "results": results}
 
 
 def section(saved: dict[str, Any]) -> str:
+    setting = SETTINGS[saved.get("setting", "huge-pages")]
     lines = [
-        "## Transparent huge pages for torch's tensors",
+        f"## {setting['title']}",
         "",
         f"Command: `{saved['command']}`  ",
         f"Date: {saved['date']}, code at commit {saved['commit']}  ",
         f"Machine: {saved['machine']}; kernel THP mode `{saved['kernel_thp']}`",
         "",
-        "`import lgrec` sets `THP_MEM_ALLOC_ENABLE=1` (unless it is set already) before torch "
-        "loads, so torch's CPU allocator asks for huge pages for tensors of 2 MiB and more. "
-        "Without them, every large table a training step allocates (products' outputs, "
-        "gradients, the softmax's score blocks) is faulted in 4 KiB at a time while it is "
-        "zero-filled. Each figure is measured in fresh processes with the variable at 0 and "
-        "at 1, taking turns, the order swapped every round; the median over "
+        f"{setting['what']}, taking turns, the order swapped every round; the median over "
         f"{saved['rounds']} rounds. LightGCN steps: the cost-curve logs and step "
         f"(dim 64, 3 layers, BPR, batch = edges / {STEPS_PER_EPOCH}, fused Adam), the median of "
         f"{saved['steps']} steps after a warm-up. Gowalla: one epoch of the d512 full-softmax "
@@ -168,8 +201,11 @@ def section(saved: dict[str, Any]) -> str:
                              for a, b in zip(runs["off"], runs["on"], strict=True))
         lines.append(f"| {name} | {runs['off'][0]['edges']:,} | {off:.3g} | {on:.3g} "
                      f"| {on / off:.2f} | {by_round} | {peak_off:.2f} | {peak_on:.2f} |")
-    lines += ["", f"Rows: `{RESULTS.relative_to(ROOT)}`; rebuild this section with "
-              "`python bench/huge_pages.py --from-json`."]
+    rebuild = "python bench/huge_pages.py --from-json"
+    if saved.get("setting", "huge-pages") != "huge-pages":
+        rebuild += f" --setting {saved['setting']}"
+    lines += ["", f"Rows: `{setting['results'].relative_to(ROOT)}`; rebuild this section with "
+              f"`{rebuild}`."]
     return "\n".join(lines) + "\n"
 
 
@@ -182,23 +218,28 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gowalla", help="Directory with Gowalla's train.txt (optional).")
+    parser.add_argument("--setting", choices=tuple(SETTINGS), default="huge-pages",
+                        help="What to compare off and on; also names the section.")
     parser.add_argument("--from-json", action="store_true",
-                        help=f"Measure nothing: rewrite the section from {RESULTS.name}.")
+                        help="Measure nothing: rewrite the setting's section from its rows.")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--retain-heap", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        row = (lightgcn_steps(int(rest[0]), int(rest[1]), args.threads) if kind == "lightgcn"
-               else gowalla_epoch(Path(rest[0]), args.threads))
+        retain = bool(args.retain_heap)
+        row = (lightgcn_steps(int(rest[0]), int(rest[1]), args.threads, retain)
+               if kind == "lightgcn" else gowalla_epoch(Path(rest[0]), args.threads, retain))
         print(json.dumps(row))
         return
+    results = SETTINGS[args.setting]["results"]
     if args.from_json:
-        saved = json.loads(RESULTS.read_text())
+        saved = json.loads(results.read_text())
     else:
         saved = measure(args)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(saved, indent=1) + "\n")
-    print(f"wrote {write_section(SECTION, section(saved))}")
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps(saved, indent=1) + "\n")
+    print(f"wrote {write_section(args.setting, section(saved))}")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,14 @@ class TrainConfig:
     threads: int | None = None
     """CPU threads for torch; ``None`` keeps torch's default. On small graphs or shared
     machines 1 thread is often fastest (no synchronisation between cores)."""
+    retain_heap: bool = True
+    """While training on the CPU, keep freed memory in the process's heap rather than
+    returning it to the system (glibc's ``malloc``; see :mod:`lgrec.train.heap`): every step
+    allocates and frees the same large tables, and each one fetched from the system again is
+    page-faulted and zero-filled again. The memory goes back when :meth:`Trainer.fit` ends.
+    Measured (BENCHMARKS.md, "retained-heap"): LightGCN steps 0.63-0.85 of the time, peak
+    memory up to a third higher (19.2M edges: 4.06 -> 5.30 GiB); turn it off where memory is
+    tighter than time."""
     progress: bool = True
     """Show a progress bar."""
     eval_batch_size: int = 1024

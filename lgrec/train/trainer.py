@@ -19,6 +19,7 @@ from lgrec.graph import Graph
 from lgrec.models.base import Model
 from lgrec.train.checkpoint import load_checkpoint, save_checkpoint
 from lgrec.train.config import TrainConfig
+from lgrec.train.heap import retained_heap
 from lgrec.train.losses import LOSSES, PRODUCT_DTYPES, full_softmax_loss
 from lgrec.train.sampling import UniformSampler
 
@@ -60,6 +61,11 @@ class Trainer:
         an earlier run's ``lr_schedule_``, to train again for as many epochs on more data with
         the same plateau decays).
         """
+        device = torch.device(self.config.device)
+        with retained_heap(self.config.retain_heap and device.type == "cpu"):
+            return self._fit(model, graph, valid)
+
+    def _fit(self, model: Model, graph: Graph, valid: sp.csr_matrix | None) -> Trainer:
         cfg = self.config
         if cfg.loss not in LOSSES and cfg.loss != FULL_SOFTMAX:
             raise ValueError(f"unknown loss {cfg.loss!r}; available: "
