@@ -61,7 +61,10 @@ def retained_heap(enabled: bool = True) -> Iterator[bool]:
 
     The settings are the process's: other threads allocating meanwhile share them. Peak
     memory is that of the largest set of tables alive at once, as before, plus whatever
-    the heap cannot reuse because it is fragmented.
+    the heap cannot reuse because it is fragmented. glibc's defaults are restored as
+    numbers (``M_MMAP_MAX`` 65536, trim threshold 128 KiB); its *dynamic* mmap threshold,
+    which it stops adjusting once a trim threshold is set, stays where it was: afterwards,
+    blocks up to that threshold (at most 32 MiB) keep coming from the heap.
     """
     global _depth
     libc = _glibc() if enabled else None
