@@ -19,6 +19,7 @@ Only glibc's ``malloc`` has these settings (``mallopt``); elsewhere the context 
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import platform
 import threading
@@ -38,8 +39,11 @@ RETAINED_TRIM_THRESHOLD = 2**31 - 1
 
 _lock = threading.Lock()
 _depth = 0
+_applied = False
+"""Whether ``mallopt`` took the settings when the outermost context began."""
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
@@ -66,20 +70,21 @@ def retained_heap(enabled: bool = True) -> Iterator[bool]:
     which it stops adjusting once a trim threshold is set, stays where it was: afterwards,
     blocks up to that threshold (at most 32 MiB) keep coming from the heap.
     """
-    global _depth
+    global _depth, _applied
     libc = _glibc() if enabled else None
     if libc is None:
         yield False
         return
     with _lock:
         if _depth == 0:
-            applied = (libc.mallopt(M_MMAP_MAX, 0) == 1
-                       and libc.mallopt(M_TRIM_THRESHOLD, RETAINED_TRIM_THRESHOLD) == 1)
-            if not applied:
+            _applied = (libc.mallopt(M_MMAP_MAX, 0) == 1
+                        and libc.mallopt(M_TRIM_THRESHOLD, RETAINED_TRIM_THRESHOLD) == 1)
+            if not _applied:
                 log.debug("mallopt refused the retained-heap settings")
         _depth += 1
+        applied = _applied
     try:
-        yield True
+        yield applied
     finally:
         with _lock:
             _depth -= 1
