@@ -56,9 +56,12 @@ PROPAGATION_REPEATS = 3
 WORK = ROOT / "bench" / "_work"
 RESULTS = ROOT / "bench" / "results" / "cost_curves.json"
 STEPS_PER_EPOCH = 50
-PRODUCT = "embedding_bag"
-"""The CPU sparse product the epoch and eval phases record (``lgrec.graph.adjacency.
-_bag_product``; rows without the field ran with MKL's ``torch.sparse.mm``)."""
+PRODUCT = "embedding_bag_two_pass"
+"""The CPU sparse product the epoch and eval phases record: embedding-bag products
+(``lgrec.graph.adjacency._bag_product``), past ``TILE_BYTES`` in the two passes of
+``TiledMatrix`` (partial sums per column tile, then row sums). Rows with ``embedding_bag`` ran
+tiles 32 MiB wide and as tall whose partial sums were added into the output with
+``index_add_``; rows without the field ran with MKL's ``torch.sparse.mm``."""
 BUILD_REPEATS = 7
 """Builds per size in the build phase: the table gives their median, the reading the first.
 Seven, because on a shared VM one 20M build varied from 1.7 s to 4.8 s in a row."""
@@ -189,7 +192,7 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     from lgrec.eval.ranking import evaluate_ranking
     from lgrec.graph import Graph, interaction_matrix
-    from lgrec.graph.adjacency import BAND_HEIGHT, TILE_BYTES
+    from lgrec.graph.adjacency import PARTIAL_SUMS_PER_ROW, TILE_BYTES, tiles_for
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -240,8 +243,9 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         out["batch_size"] = batch_size
         out["steps"] = math.ceil(graph.n_edges / batch_size)
         out["epoch_peak_gib"] = peak_gib()
-        out.update(band_height=BAND_HEIGHT, tile_mib=TILE_BYTES >> 20,
-                   product=PRODUCT)
+        out.update(tile_mib=TILE_BYTES >> 20, product=PRODUCT,
+                   partial_sums_per_row=PARTIAL_SUMS_PER_ROW)
+        out.update(tiling_of(tiles_for(graph.adjacency, torch.empty(graph.n_nodes, 64))))
         return out
 
     R = interaction_matrix(users, items, n_users, n_items)
@@ -252,7 +256,6 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     if phase == "lightgcn-eval":
         from lgrec.eval.ranking import dot_scorer
-        from lgrec.graph.adjacency import tiles_for
         from lgrec.models.lightgcn import LightGCN
 
         graph = Graph.from_csr(train)
@@ -265,9 +268,8 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
                 graph.n_nodes, model.user_embedding.weight.shape[1]))
             out["product"] = PRODUCT
             if tiled is not None:
-                out["tiles"] = tiled.n_tiles
-                out.update(band_height=BAND_HEIGHT, tile_mib=TILE_BYTES >> 20)
-                out["tile_rows"], out["tile_cols"] = tiled.tile_shape
+                out.update(tile_mib=TILE_BYTES >> 20, partial_sums_per_row=PARTIAL_SUMS_PER_ROW)
+                out.update(tiling_of(tiled))
             plain_propagation_seconds(graph, model)  # warm-up
             blocked, plain = [], []
             for _ in range(PROPAGATION_REPEATS):  # alternated, so drift hits both alike
@@ -312,6 +314,14 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- parent side
+def tiling_of(tiled: Any) -> dict[str, Any]:
+    """What a ``TiledMatrix`` cut the adjacency into (empty where the table needed no tiles)."""
+    if tiled is None:
+        return {}
+    return {"tiles": tiled.n_tiles, "partial_sums": tiled.n_partial_sums,
+            "bands": tiled.n_bands, "tile_cols": tiled.tile_cols}
+
+
 def spawn(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """Run one phase in a fresh interpreter; its logging goes straight to our stderr."""
     command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--size", str(n),
@@ -551,6 +561,11 @@ def tiling(rows: list[dict[str, Any]], phase: str) -> str:
         measured = row.get("phases", {}).get(phase, {})
         if "product" in measured and "tile_mib" not in measured:
             continue  # recorded, and its table needed no tiles
+        if measured.get("product") == "embedding_bag_two_pass":
+            kinds.add(f"tiles at most {measured['tile_mib']} MiB of the node table wide, cut "
+                      "apart on the user and item sides, two embedding-bag passes (partial "
+                      "sums per tile, then row sums)")
+            continue
         product = ("embedding-bag" if measured.get("product") == "embedding_bag"
                    else "MKL CSR (`addmm_`)")
         height = measured.get("band_height", 2)
@@ -693,6 +708,17 @@ def ns_per_edge_and_layer(row: dict[str, Any], key: str) -> float:
     return row[key] / (3 * 2 * row["edges"]) * 1e9
 
 
+def tile_words(row: dict[str, Any]) -> str:
+    """How a row's propagation was tiled, in words."""
+    head = (f"{row['tiles']} tiles at {row['edges'] / 1e6:.1f}M, each about "
+            f"{2 * row['edges'] / row['tiles']:,.0f} non-zeros")
+    if "tile_rows" in row:
+        return (f"{head} over {row['tile_rows']:,} output rows and {row['tile_cols']:,} "
+                "table rows")
+    return (f"{head}, at most {row['tile_cols']:,} table rows wide, "
+            f"{row['partial_sums']:,} partial sums in {row['bands']} band(s)")
+
+
 def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
     """What the exponents say about linearity, with the per-edge cost of one propagation and
     where the node table sits against the last-level cache (the usual cause of a step up)."""
@@ -738,10 +764,7 @@ def reading(rows: list[dict[str, Any]], l3_mib: float | None) -> list[str]:
             f"while the table fits {cache} those reads are cache hits, once it does not they "
             "go to main memory. Past `TILE_BYTES` the propagation runs in tiles "
             "that keep its reads in cache, paid for with many small products ("
-            + ", ".join(f"{r['tiles']} tiles at {r['edges'] / 1e6:.1f}M, each about "
-                        f"{2 * r['edges'] / r['tiles']:,.0f} non-zeros over "
-                        f"{r['tile_rows']:,} output rows and {r['tile_cols']:,} table rows"
-                        for r, _ in per_edge if r.get("tiles"))
+            + ", ".join(tile_words(r) for r, _ in per_edge if r.get("tiles"))
             + "), which recovers part of the difference, not all of it.")
         plain = [(r, ns_per_edge_and_layer(r, "propagate_plain_s")) for r in rows
                  if r.get("propagate_plain_s")]

@@ -226,7 +226,7 @@ def _multiply(matrix: torch.Tensor | TiledMatrix, x: torch.Tensor) -> torch.Tens
     return torch.sparse.mm(matrix, x)
 
 
-def _bag_product(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tensor,
+def _bag_product(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tensor | None,
                  x: torch.Tensor) -> torch.Tensor:
     """``A @ x`` for the CSR matrix ``(indptr, indices, values)`` on the CPU, as a weighted
     embedding-bag sum: row ``r`` of the product is the sum of ``values[e] * x[indices[e]]``
@@ -238,11 +238,11 @@ def _bag_product(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tens
     0.030 s, and lgrec's tiled product at 4.7M / 19.2M / 38.6M edges 1.43x / 1.45x / 1.63x as
     fast as its MKL tiles were (section "sparse-product", ``python bench/sparse_product.py``).
     Each row is summed in the order of its entries, so the result is deterministic; it may
-    differ from MKL's in the last bits.
+    differ from MKL's in the last bits. ``values`` None means all ones.
     """
     if x.shape[1] == 0:  # embedding_bag rejects zero-width tables
         return x.new_zeros(indptr.numel() - 1, 0)
-    if values.dtype != x.dtype:
+    if values is not None and values.dtype != x.dtype:
         values = values.to(x.dtype)
     if indices.dtype != indptr.dtype:
         indices = indices.to(indptr.dtype)
@@ -277,14 +277,13 @@ TILE_BYTES = 32 << 20
 larger than this go through tiles. As large as a 32 MiB L3 cache: the embedding-bag product
 prefetches the rows it gathers, so a slice that size is read well, and wider tiles split each
 row's sum into fewer partial sums. One product at 4.7M / 19.2M / 38.6M edges: 0.070 / 0.399 /
-1.030 s with 32 MiB, 0.067 / 0.531 / 1.656 s with 16 MiB (height 1; section "sparse-product",
-``python bench/sparse_product.py``)."""
-BAND_HEIGHT = 1
-"""A tile's row band, in multiples of its width. Only the column slice of ``x`` has to stay
-in cache: each tile's partial sums are added into the band's rows in ascending order. A
-taller band means fewer tiles but larger partial sums per tile: with 32 MiB tiles, height 2
-took 0.071 / 0.681 / 1.323 s where 1 took 0.070 / 0.399 / 1.030 s (section "sparse-product").
-The column cuts alone fix the sums, so the height does not change any result."""
+1.030 s with 32 MiB, 0.067 / 0.531 / 1.656 s with 16 MiB (tiles before the two-pass product;
+section "sparse-product", ``python bench/sparse_product.py``)."""
+PARTIAL_SUMS_PER_ROW = 4
+"""A :class:`TiledMatrix` keeps the partial sums of at most this many times its rows at once
+(a band of rows at a time; one band where they fit): they are a table of ``partial sums x d``
+values, so this bounds them by a few times the product's own output. Each further band
+repeats the pass over every column slice of ``x``."""
 
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
@@ -311,102 +310,180 @@ def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     return [block.contiguous() for block in torch.tensor_split(x, n_blocks, dim=1)]
 
 
-@dataclass(frozen=True)
-class Tile:
-    """One tile of a :class:`TiledMatrix`: the non-zeros of a row band within a column range,
-    only its non-empty rows kept (a sparse tile has many empty ones, and a product would
-    otherwise read and write each of them)."""
-
-    left: int
-    """First column (row of ``x``) of the tile."""
-    right: int
-    """One past its last column."""
-    rows: torch.Tensor
-    """The band rows (relative to the band's first) that hold non-zeros, ascending, int64."""
-    indptr: torch.Tensor
-    """``len(rows) + 1`` offsets into ``indices`` and ``values``, one row after another."""
-    indices: torch.Tensor
-    """Column of each non-zero, relative to ``left``."""
-    values: torch.Tensor
-
-    @property
-    def nnz(self) -> int:
-        return int(self.values.numel())
-
-
 class TiledMatrix:
-    """A constant sparse matrix cut into row x column tiles, for products with dense tables
-    too large for the cache.
+    """A constant sparse matrix cut into column tiles, for products with dense tables too
+    large for the cache.
 
-    Past the cache, a sparse product's gathers of ``x`` rows and its writes of output rows go
-    to memory, one row per non-zero, in no order. Done tile by tile, each tile gathers only
-    from one cache-sized slice of ``x``, and its partial sums are added into one band of the
-    output in ascending row order; tiles without non-zeros (the user-user and item-item blocks
-    of the bipartite adjacency) are not stored, nor are the empty rows of a tile. The tiles are a
-    second copy of the non-zeros, beside the matrix (the other products and the GPU path use
-    the matrix itself).
+    Past the cache, a sparse product's gathers of ``x`` rows go to memory, one row per
+    non-zero, in no order. Here the columns are cut into slices of at most ``tile_cols`` rows
+    of ``x``, and a product takes two passes of the embedding-bag kernel:
+
+    1. *partial sums*: for each tile in turn, each row's sum over its entries in that tile,
+       so that all gathers of a tile hit one cache-sized slice of ``x``. The work is laid out
+       so that every thread works in the same tile at the same time (the kernel splits its
+       rows evenly between threads, in order).
+    2. *row sums*: each row's sum of its partial sums, in column order, gathered in one pass
+       that writes each output row once.
+
+    Only the (row, tile) pairs that hold entries get a partial sum. On a bipartite adjacency
+    (``[[0, R], [R^T, 0]]``: rows below some ``b`` reach only columns from ``b`` on and the
+    rest only columns below ``b``) the cuts are placed on each side of ``b`` apart, each side
+    in equal slices, so that no slice mixes users and items and no row is split more than
+    its side needs. Each row's sum is fixed by the column cuts alone (it is the sum of its
+    partial sums in column order): how the rows are banded (``max_partial_sums``) and how many
+    threads run never change a result. The tiles are a second copy of the non-zeros, beside the
+    matrix (the other products and the GPU path use the matrix itself).
     """
 
-    def __init__(self, matrix: torch.Tensor, tile_rows: int, tile_cols: int) -> None:
+    def __init__(self, matrix: torch.Tensor, tile_cols: int,
+                 max_partial_sums: int | None = None, threads: int | None = None) -> None:
         n_rows, n_cols = matrix.shape
         csr = sp.csr_matrix(
             (matrix.values().numpy(), matrix.col_indices().numpy(), matrix.crow_indices().numpy()),
             shape=(n_rows, n_cols),
         )
+        if not csr.has_sorted_indices:
+            csr = csr.sorted_indices()  # a copy: the matrix's own arrays are left as they are
         self.shape = (n_rows, n_cols)
-        self.tile_rows, self.tile_cols = tile_rows, tile_cols
-        self.rows: list[tuple[int, int, list[Tile]]] = []
-        col_edges = list(range(0, n_cols, tile_cols)) + [n_cols]
-        for start in range(0, n_rows, tile_rows):
-            stop = min(start + tile_rows, n_rows)
-            band = csr[start:stop].tocsc()  # column slices of a CSC band are contiguous
-            tiles = []
-            for left, right in zip(col_edges[:-1], col_edges[1:], strict=True):
-                tile = band[:, left:right].tocsr()  # from CSC: each row's columns ascending
-                if tile.nnz:
-                    tiles.append(_compact_tile(tile, left, right))
-            self.rows.append((start, stop, tiles))
+        self.tile_cols = tile_cols
+        self.edges = _column_edges(csr, tile_cols)
+        threads = torch.get_num_threads() if threads is None else threads
+        indptr = csr.indptr.astype(np.int64)
+        tile_of = _tile_of(csr.indices, self.edges)
+        # One partial sum per run of a row's entries in one tile (columns are sorted).
+        is_start = np.ones(csr.nnz, dtype=bool)
+        np.not_equal(tile_of[1:], tile_of[:-1], out=is_start[1:])
+        is_start[indptr[:-1][indptr[:-1] < csr.nnz]] = True
+        pair_start = np.flatnonzero(is_start)
+        del is_start
+        pair_row = np.searchsorted(indptr, pair_start, side="right") - 1
+        pairs_per_row = np.bincount(pair_row, minlength=n_rows)
+        pairs_before = np.concatenate([[0], np.cumsum(pairs_per_row)])
+        budget = max(1, PARTIAL_SUMS_PER_ROW * n_rows if max_partial_sums is None
+                     else max_partial_sums)
+        n_tiles = len(self.edges) - 1
+        self.bands: list[tuple[int, int, tuple[torch.Tensor, ...] | None]] = []
+        self.n_tiles = 0
+        first = 0
+        while first < n_rows:
+            # As many rows as keep the band's partial sums within the budget (one at least).
+            last = int(np.searchsorted(pairs_before, pairs_before[first] + budget,
+                                       side="right")) - 1
+            last = min(n_rows, max(last, first + 1))
+            pairs = slice(int(pairs_before[first]), int(pairs_before[last]))
+            passes = None
+            if pairs.stop > pairs.start:
+                band_tiles = tile_of[pair_start[pairs]]
+                self.n_tiles += int(np.count_nonzero(np.bincount(band_tiles)))
+                passes = _band_passes(csr, pair_start[pairs], band_tiles,
+                                      pairs_per_row[first:last], int(indptr[last]), n_tiles,
+                                      threads)
+            self.bands.append((first, last, passes))
+            first = last
+        self.n_partial_sums = len(pair_start)
+        self.nnz = int(csr.nnz)
 
     @property
-    def tile_shape(self) -> tuple[int, int]:
-        """Rows (output) and columns (rows of ``x``) of a full tile."""
-        return self.tile_rows, self.tile_cols
-
-    @property
-    def n_tiles(self) -> int:
-        return sum(len(tiles) for _, _, tiles in self.rows)
-
-    @property
-    def nnz(self) -> int:
-        return sum(tile.nnz for _, _, tiles in self.rows for tile in tiles)
-
-    @property
-    def n_tile_rows(self) -> int:
-        """Non-empty (row, tile) pairs: the output rows the product reads and writes."""
-        return sum(len(tile.rows) for _, _, tiles in self.rows for tile in tiles)
+    def n_bands(self) -> int:
+        return len(self.bands)
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
-        """``matrix @ x``: each row's sum is the sum of its tiles' partial sums, in column
-        order, so the tile height never changes a result."""
+        """``matrix @ x``, each row the sum of its partial sums in column order."""
         x = x.contiguous()
-        out = torch.zeros(self.shape[0], x.shape[1], dtype=x.dtype)
-        for start, stop, tiles in self.rows:
-            band = out[start:stop]
-            for tile in tiles:
-                partial = _bag_product(tile.indptr, tile.indices, tile.values,
-                                       x[tile.left:tile.right])
-                band.index_add_(0, tile.rows, partial)
-        return out
+        outs = []
+        for first, last, passes in self.bands:
+            if passes is None:
+                outs.append(x.new_zeros(last - first, x.shape[1]))
+                continue
+            offsets, indices, values, pair_slots, pair_offsets = passes
+            partial = _bag_product(offsets, indices, values, x)
+            outs.append(_bag_product(pair_offsets, pair_slots, None, partial))
+            del partial
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
-def _compact_tile(tile: sp.csr_matrix, left: int, right: int) -> Tile:
-    """A :class:`Tile` of the CSR ``tile`` (band rows x ``right - left`` columns)."""
-    rows = np.flatnonzero(np.diff(tile.indptr))
-    dtype = _index_dtype(tile.nnz + right - left)
-    indptr = np.append(tile.indptr[rows], tile.nnz).astype(dtype)
-    return Tile(left, right, torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(indptr),
-                torch.from_numpy(tile.indices.astype(dtype)),
-                torch.from_numpy(tile.data.astype(np.float32)))
+def _bipartite_split(csr: sp.csr_matrix) -> int | None:
+    """``b`` if the square ``csr`` is a bipartite adjacency ``[[0, A], [B, 0]]`` whose first
+    block has ``b`` rows (rows ``< b`` reach only columns ``>= b``, the others only columns
+    ``< b``), else None. Reads each row's first and last column (indices sorted)."""
+    n_rows, n_cols = csr.shape
+    if n_rows != n_cols or csr.nnz == 0:
+        return None
+    rows = np.flatnonzero(np.diff(csr.indptr))
+    first, last = csr.indices[csr.indptr[rows]], csr.indices[csr.indptr[rows + 1] - 1]
+    reaching_back = rows[first < rows]
+    if len(reaching_back) == 0:
+        return None
+    split = int(reaching_back[0])
+    upper = rows < split
+    if (first[upper] >= split).all() and (last[~upper] < split).all():
+        return split
+    return None
+
+
+def _column_edges(csr: sp.csr_matrix, tile_cols: int) -> np.ndarray:
+    """Column cuts of a :class:`TiledMatrix`: ``0``, the cuts, ``n_cols``. Each block of
+    columns (both sides of a bipartite split, or all columns) in as few equal slices of at
+    most ``tile_cols`` as it takes."""
+    n_cols = csr.shape[1]
+    split = _bipartite_split(csr)
+    blocks = [(0, n_cols)] if split is None else [(0, split), (split, n_cols)]
+    edges = []
+    for lo, hi in blocks:
+        count = max(1, math.ceil((hi - lo) / tile_cols))
+        edges += [lo + (hi - lo) * k // count for k in range(count)]
+    return np.array(edges + [n_cols], dtype=np.int64)
+
+
+def _tile_of(indices: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The tile of each column index (int16 where the tiles are few enough), in chunks of
+    :data:`SCALE_CHUNK`, so that no array of int64 as long as ``indices`` is made."""
+    dtype = np.int16 if len(edges) <= np.iinfo(np.int16).max else np.int32
+    out = np.empty(len(indices), dtype=dtype)
+    for start in range(0, len(indices), SCALE_CHUNK):
+        stop = start + SCALE_CHUNK
+        out[start:stop] = np.searchsorted(edges, indices[start:stop], side="right") - 1
+    return out
+
+
+def _band_passes(csr: sp.csr_matrix, pair_start: np.ndarray, pair_tile: np.ndarray,
+                 pairs_per_row: np.ndarray, band_end: int, n_tiles: int,
+                 threads: int) -> tuple[torch.Tensor, ...]:
+    """The two embedding-bag passes of one band of a :class:`TiledMatrix`: ``(offsets,
+    indices, values)`` of the partial sums and ``(pair_slots, pair_offsets)`` of the row sums.
+
+    ``pair_start`` are the band's (row, tile) pairs in row order, as positions of their first
+    entry in ``csr``; ``band_end`` is one past the band's last entry.
+    """
+    n_pairs = len(pair_start)
+    pair_length = np.diff(np.append(pair_start, band_end))
+    # The partial sums run tile by tile, each tile's rows in order; the kernel hands its i-th
+    # 1/threads of them to thread i, so each thread gets its 1/threads of every tile, in tile
+    # order: the threads gather from the same slice of x at the same time.
+    by_tile = np.argsort(pair_tile, kind="stable")
+    per_tile = np.bincount(pair_tile, minlength=n_tiles)
+    tile_first = np.concatenate([[0], np.cumsum(per_tile)[:-1]])
+    rank = np.empty(n_pairs, dtype=np.int64)
+    rank[by_tile] = np.arange(n_pairs) - tile_first[pair_tile[by_tile]]
+    share = rank * threads // per_tile[pair_tile]
+    slot_pair = np.argsort(share * n_tiles + pair_tile, kind="stable")
+    slot_of_pair = np.empty(n_pairs, dtype=np.int64)
+    slot_of_pair[slot_pair] = np.arange(n_pairs)
+    lengths = pair_length[slot_pair]
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    # The entries in slot order, built in place: int32 where they fit, the arange in chunks.
+    position_dtype = _index_dtype(csr.nnz)
+    entry = np.repeat((pair_start[slot_pair] - offsets[:-1]).astype(position_dtype), lengths)
+    for start in range(0, len(entry), SCALE_CHUNK):
+        chunk = entry[start:start + SCALE_CHUNK]
+        chunk += np.arange(start, start + len(chunk), dtype=position_dtype)
+    entry_dtype = _index_dtype(max(csr.shape[1], len(entry)))
+    pair_dtype = _index_dtype(n_pairs)
+    return (torch.from_numpy(offsets.astype(entry_dtype)),
+            torch.from_numpy(csr.indices[entry].astype(entry_dtype, copy=False)),
+            torch.from_numpy(csr.data[entry].astype(np.float32, copy=False)),
+            torch.from_numpy(slot_of_pair.astype(pair_dtype)),
+            torch.from_numpy(np.concatenate([[0], np.cumsum(pairs_per_row)]).astype(pair_dtype)))
 
 
 _TILES: dict[int, dict[int, TiledMatrix]] = {}
@@ -417,9 +494,8 @@ _TILES: dict[int, dict[int, TiledMatrix]] = {}
 def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
     """The tiles to multiply ``adjacency`` with ``x`` by, or None where the plain product is
     as good: on a GPU, or when ``x`` is within :data:`TILE_BYTES` (cache-sized already, or
-    cut by :func:`column_blocks`). Tiles are ``TILE_BYTES`` of ``x`` rows wide and
-    :data:`BAND_HEIGHT` times that tall, cut on first use and kept for the adjacency's
-    lifetime."""
+    cut by :func:`column_blocks`). Tiles are at most ``TILE_BYTES`` of ``x`` rows wide, cut on
+    first use and kept for the adjacency's lifetime."""
     if adjacency.device.type != "cpu" or adjacency.layout != torch.sparse_csr or x.dim() != 2:
         return None
     row_bytes = x.shape[1] * x.element_size()
@@ -432,7 +508,7 @@ def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
         weakref.finalize(adjacency, _TILES.pop, key, None)
     by_side = _TILES[key]
     if side not in by_side:
-        by_side[side] = TiledMatrix(adjacency, BAND_HEIGHT * side, side)
+        by_side[side] = TiledMatrix(adjacency, side)
     return by_side[side]
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from lgrec.graph import (
@@ -10,6 +11,7 @@ from lgrec.graph import (
     interaction_matrix,
     normalize_bipartite,
     sparse_product,
+    to_torch_sparse,
 )
 
 USERS = np.array([0, 0, 1, 2])
@@ -104,39 +106,84 @@ def _random_graph(n_users: int = 300, n_items: int = 120, n: int = 4000) -> Grap
                                    n_users, n_items)
 
 
-def test_tiled_product_equals_the_sparse_product_and_skips_empty_tiles():
+def test_tiled_product_equals_the_sparse_product_whatever_the_bands_and_threads():
     from lgrec.graph.adjacency import TiledMatrix
 
     graph = _random_graph()
     x = torch.randn(graph.n_nodes, 8)
-    tiled = TiledMatrix(graph.adjacency, 70, 50)  # uneven: last tiles are narrower
+    tiled = TiledMatrix(graph.adjacency, 50)
     torch.testing.assert_close(tiled.matmul(x), torch.sparse.mm(graph.adjacency, x))
-    # 420 nodes: 6 x 9 tiles, of which the user-user and item-item blocks hold nothing.
-    assert tiled.n_tiles < 6 * 9
     assert tiled.nnz == graph.adjacency._nnz()
-    # The column cuts alone fix each row's sum: other band heights give the same bits.
-    for rows in (50, 140, 420):
-        assert torch.equal(TiledMatrix(graph.adjacency, rows, 50).matmul(x), tiled.matmul(x))
-    # Only the rows of a tile that hold non-zeros are kept.
-    assert all(len(tile.rows) == len(tile.indptr) - 1 and (tile.indptr.diff() > 0).all()
-               for _, _, tiles in tiled.rows for tile in tiles)
+    # The column cuts alone fix each row's sum (its partial sums added in column order): any
+    # banding of the rows and any number of threads give the same bits.
+    for budget in (1, 7, 100, 10**9):
+        for threads in (1, 2, 3):
+            banded = TiledMatrix(graph.adjacency, 50, budget, threads)
+            assert torch.equal(banded.matmul(x), tiled.matmul(x)), (budget, threads)
+    assert TiledMatrix(graph.adjacency, 50, 7).n_bands > 1
+    # The same sums as the plain product of each row's entries within each tile, in order.
+    dense = graph.adjacency.to_dense().double()
+    by_tile = [dense[:, a:b] @ x.double()[a:b]
+               for a, b in zip(tiled.edges[:-1], tiled.edges[1:], strict=True)]
+    torch.testing.assert_close(tiled.matmul(x).double(), sum(by_tile), rtol=0, atol=1e-5)
 
 
-def test_tiled_product_gives_zero_rows_where_a_band_has_no_tiles():
+def test_tiles_cut_users_and_items_apart_and_keep_one_partial_sum_per_row_and_tile():
+    from lgrec.graph.adjacency import TiledMatrix
+
+    graph = _random_graph()  # 300 users, then 120 items
+    tiled = TiledMatrix(graph.adjacency, 50)
+    # Users in 6 slices of 50, items in 3 slices of 40: no slice holds both.
+    assert tiled.edges.tolist() == [0, 50, 100, 150, 200, 250, 300, 340, 380, 420]
+    dense = graph.adjacency.to_dense().numpy()
+    rows, cols = np.nonzero(dense)
+    tile = np.searchsorted(tiled.edges, cols, side="right") - 1
+    assert tiled.n_partial_sums == len(set(zip(rows.tolist(), tile.tolist(), strict=True)))
+    # A user row only reaches the 3 item tiles and an item row the 6 user tiles.
+    assert (tile[rows < 300] >= 6).all() and (tile[rows >= 300] < 6).all()
+    # A matrix that is not bipartite is cut in equal slices of all its columns.
+    rng = np.random.default_rng(1)
+    general = to_torch_sparse(sp.random(90, 90, density=0.1, random_state=rng, format="csr"))
+    assert TiledMatrix(general, 40).edges.tolist() == [0, 30, 60, 90]
+
+
+def test_tiled_product_of_unsorted_and_rectangular_matrices_leaves_the_matrix_alone():
+    from lgrec.graph.adjacency import TiledMatrix
+
+    rng = np.random.default_rng(4)
+    matrix = sp.random(70, 130, density=0.08, random_state=rng, format="csr", dtype=np.float32)
+    # The same matrix with each row's columns reversed: a valid CSR with unsorted indices.
+    indices, data = matrix.indices.copy(), matrix.data.copy()
+    for r in range(70):
+        a, b = matrix.indptr[r], matrix.indptr[r + 1]
+        indices[a:b], data[a:b] = indices[a:b][::-1].copy(), data[a:b][::-1].copy()
+    unsorted = torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr), torch.from_numpy(indices),
+                                       torch.from_numpy(data), size=(70, 130),
+                                       check_invariants=False)
+    x = torch.randn(130, 5)
+    product = TiledMatrix(unsorted, 20, 30).matmul(x)
+    torch.testing.assert_close(product, torch.from_numpy(matrix.toarray()) @ x)
+    assert torch.equal(unsorted.col_indices(), torch.from_numpy(indices))  # not sorted in place
+    assert torch.equal(unsorted.values(), torch.from_numpy(data))
+
+
+def test_tiled_product_gives_zero_rows_where_a_band_has_no_entries():
     from lgrec.graph.adjacency import TiledMatrix
 
     rng = np.random.default_rng(5)
-    # Users 0..139 have no interactions: the first two bands of 70 rows hold no tiles.
-    graph = Graph.from_interactions(rng.integers(140, 300, 2000), rng.integers(0, 120, 2000),
+    # Users 0..139 have no interactions, nor do items 100..119 (the last rows).
+    graph = Graph.from_interactions(rng.integers(140, 300, 2000), rng.integers(0, 100, 2000),
                                     300, 120)
-    tiled = TiledMatrix(graph.adjacency, 70, 50)
-    assert [len(tiles) for _, _, tiles in tiled.rows][:2] == [0, 0]
+    tiled = TiledMatrix(graph.adjacency, 50, 40)
+    assert tiled.n_bands > 1
     x = torch.randn(graph.n_nodes, 8)
     for _ in range(3):  # freed NaN tables first, so that fresh memory may hold garbage
         torch.full((graph.n_nodes, 8), float("nan"))
         product = tiled.matmul(x)
         torch.testing.assert_close(product, graph.adjacency.to_dense() @ x)
-        assert not product[:140].any()
+        assert not product[:140].any() and not product[400:].any()
+    nothing = TiledMatrix(to_torch_sparse(sp.csr_matrix((5, 5), dtype=np.float32)), 2)
+    assert nothing.n_partial_sums == 0 and not nothing.matmul(torch.ones(5, 3)).any()
 
 
 def test_adjacency_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(monkeypatch):
