@@ -279,11 +279,15 @@ prefetches the rows it gathers, so a slice that size is read well, and wider til
 row's sum into fewer partial sums. One product at 4.7M / 19.2M / 38.6M edges: 0.070 / 0.399 /
 1.030 s with 32 MiB, 0.067 / 0.531 / 1.656 s with 16 MiB (tiles before the two-pass product;
 section "sparse-product", ``python bench/sparse_product.py``)."""
-PARTIAL_SUMS_PER_ROW = 4
+PARTIAL_SUMS_PER_ROW = 1
 """A :class:`TiledMatrix` keeps the partial sums of at most this many times its rows at once
-(a band of rows at a time; one band where they fit): they are a table of ``partial sums x d``
-values, so this bounds them by a few times the product's own output. Each further band
-repeats the pass over every column slice of ``x``."""
+(a band of rows at a time): they are a table of ``partial sums x d`` values, so with 1 they
+never take more memory than the product's own output. Each further band repeats the pass over
+every column slice of ``x`` and the bands' sums are copied into one output, which cost little
+against the memory: at 19.2M edges (3.5M partial sums, 1.2M rows) LightGCN steps with 1 and
+with 4 (one band) took 4.03 / 3.29 s and 3.85 s (medians of 7 steps after the first, two
+runs against one), peak RSS 6.78 / 6.49 GiB against 7.72 GiB (an exploratory run, not kept
+in bench/)."""
 
 
 def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
