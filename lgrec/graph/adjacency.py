@@ -234,9 +234,10 @@ def _bag_product(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tens
 
     torch's CSR product on the CPU (MKL) gathers one ``x`` row per entry; the embedding-bag
     kernel is vectorised and prefetches the rows it is about to gather, so the same sums cost
-    less: with a 64-column table, one product at 0.9M edges (table in cache) 0.009 s against
-    0.030 s, and lgrec's tiled product at 4.7M / 19.2M / 38.6M edges 1.43x / 1.45x / 1.63x as
-    fast as its MKL tiles were (section "sparse-product", ``python bench/sparse_product.py``).
+    less: with a 64-column table, one product at 0.9M edges (table in cache) 0.016 s against
+    0.026 s, and lgrec's tiled product at 4.7M / 19.2M / 38.6M edges 1.25x / 1.37x / 1.36x as
+    fast as its MKL tiles were (section "sparse-product", ``python bench/sparse_product.py``,
+    on a 2-core Xeon).
     Each row is summed in the order of its entries, so the result is deterministic; it may
     differ from MKL's in the last bits. ``values`` None means all ones.
     """
@@ -276,9 +277,9 @@ TILE_BYTES = 32 << 20
 """Width of a :class:`TiledMatrix` tile, in bytes of the table rows it gathers from; tables
 larger than this go through tiles. As large as a 32 MiB L3 cache: the embedding-bag product
 prefetches the rows it gathers, so a slice that size is read well, and wider tiles split each
-row's sum into fewer partial sums. One product at 4.7M / 19.2M / 38.6M edges: 0.070 / 0.399 /
-1.030 s with 32 MiB, 0.067 / 0.531 / 1.656 s with 16 MiB (tiles before the two-pass product;
-section "sparse-product", ``python bench/sparse_product.py``)."""
+row's sum into fewer partial sums. One product at 4.7M / 19.2M / 38.6M edges: 0.105 / 0.588 /
+1.553 s with 32 MiB, 0.185 / 0.918 / 2.774 s with 16 MiB (section "sparse-product",
+``python bench/sparse_product.py``, on a 2-core Xeon)."""
 PARTIAL_SUMS_PER_ROW = 1
 """A :class:`TiledMatrix` keeps the partial sums of at most this many times its rows at once
 (a band of rows at a time): they are a table of ``partial sums x d`` values, so with 1 they
