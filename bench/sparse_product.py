@@ -46,23 +46,34 @@ DIM = 64
 PREVIOUS_BLOCK_BYTES, PREVIOUS_HEIGHT = 8 << 20, 4
 
 
+def fixed_tiles(matrix: torch.Tensor, tile_rows: int,
+                tile_cols: int) -> list[tuple[int, int, list[tuple[int, int, sp.csr_matrix]]]]:
+    """``matrix`` cut at fixed columns every ``tile_cols`` and rows every ``tile_rows``, as
+    lgrec's tiles were before the two-pass product: per band ``(start, stop, tiles)``, each
+    non-empty tile ``(left, right, csr)``."""
+    csr = sp.csr_matrix((matrix.values().numpy(), matrix.col_indices().numpy(),
+                         matrix.crow_indices().numpy()), shape=matrix.shape)
+    edges = list(range(0, matrix.shape[1], tile_cols)) + [matrix.shape[1]]
+    bands = []
+    for start in range(0, matrix.shape[0], tile_rows):
+        band = csr[start:start + tile_rows].tocsc()
+        tiles = [(left, right, band[:, left:right].tocsr())
+                 for left, right in zip(edges[:-1], edges[1:], strict=True)]
+        bands.append((start, min(start + tile_rows, matrix.shape[0]),
+                      [tile for tile in tiles if tile[2].nnz]))
+    return bands
+
+
 class AddmmTiles:
     """The tiles lgrec multiplied by before the embedding-bag product (commit 512a28b): each
     tile a torch CSR matrix over all the rows of its band, added into the band with
     ``addmm_``. Kept here only as the baseline."""
 
     def __init__(self, matrix: torch.Tensor, tile_rows: int, tile_cols: int) -> None:
-        csr = sp.csr_matrix((matrix.values().numpy(), matrix.col_indices().numpy(),
-                             matrix.crow_indices().numpy()), shape=matrix.shape)
         self.shape = matrix.shape
-        self.rows = []
-        edges = list(range(0, matrix.shape[1], tile_cols)) + [matrix.shape[1]]
-        for start in range(0, matrix.shape[0], tile_rows):
-            band = csr[start:start + tile_rows].tocsc()
-            tiles = [(left, right, to_torch_sparse(band[:, left:right]))
-                     for left, right in zip(edges[:-1], edges[1:], strict=True)
-                     if band[:, left:right].nnz]
-            self.rows.append((start, min(start + tile_rows, matrix.shape[0]), tiles))
+        self.rows = [(start, stop, [(left, right, to_torch_sparse(tile))
+                                    for left, right, tile in tiles])
+                     for start, stop, tiles in fixed_tiles(matrix, tile_rows, tile_cols)]
         self.n_tiles = sum(len(tiles) for _, _, tiles in self.rows)
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,24 +90,9 @@ class IndexAddTiles:
     added into the band with ``index_add_``. Kept here only as a baseline."""
 
     def __init__(self, matrix: torch.Tensor, side: int) -> None:
-        csr = sp.csr_matrix((matrix.values().numpy(), matrix.col_indices().numpy(),
-                             matrix.crow_indices().numpy()), shape=matrix.shape)
         self.shape = matrix.shape
-        self.rows = []
-        edges = list(range(0, matrix.shape[1], side)) + [matrix.shape[1]]
-        for start in range(0, matrix.shape[0], side):
-            band = csr[start:start + side].tocsc()
-            tiles = []
-            for left, right in zip(edges[:-1], edges[1:], strict=True):
-                tile = band[:, left:right].tocsr()
-                if tile.nnz:
-                    rows = np.flatnonzero(np.diff(tile.indptr))
-                    tiles.append((left, right, torch.from_numpy(rows.astype(np.int64)),
-                                  torch.from_numpy(np.append(tile.indptr[rows], tile.nnz)
-                                                   .astype(np.int32)),
-                                  torch.from_numpy(tile.indices.astype(np.int32)),
-                                  torch.from_numpy(tile.data.astype(np.float32))))
-            self.rows.append((start, min(start + side, matrix.shape[0]), tiles))
+        self.rows = [(start, stop, [_compact(left, right, tile) for left, right, tile in tiles])
+                     for start, stop, tiles in fixed_tiles(matrix, side, side)]
         self.n_tiles = sum(len(tiles) for _, _, tiles in self.rows)
         self.n_partial_sums = sum(len(t[2]) for _, _, tiles in self.rows for t in tiles)
 
@@ -107,6 +103,15 @@ class IndexAddTiles:
             for left, right, rows, indptr, indices, values in tiles:
                 band.index_add_(0, rows, _bag_product(indptr, indices, values, x[left:right]))
         return out
+
+
+def _compact(left: int, right: int, tile: sp.csr_matrix) -> tuple:
+    """A tile's non-empty rows and their CSR arrays, for :class:`IndexAddTiles`."""
+    rows = np.flatnonzero(np.diff(tile.indptr))
+    return (left, right, torch.from_numpy(rows.astype(np.int64)),
+            torch.from_numpy(np.append(tile.indptr[rows], tile.nnz).astype(np.int32)),
+            torch.from_numpy(tile.indices.astype(np.int32)),
+            torch.from_numpy(tile.data.astype(np.float32)))
 
 
 INDEX_ADD_WAY = "embedding bag, tiles 32 MiB x 1, `index_add_` (lgrec before)"
