@@ -338,6 +338,11 @@ class TiledMatrix:
     partial sums in column order): how the rows are banded (``max_partial_sums``) and how many
     threads run never change a result. The tiles are a second copy of the non-zeros, beside the
     matrix (the other products and the GPU path use the matrix itself).
+
+    ``tile_cols`` is the widest slice, in rows of ``x``; ``max_partial_sums`` the most partial
+    sums held at once (default :data:`PARTIAL_SUMS_PER_ROW` times the rows); ``threads`` the
+    threads the layout is made for (default torch's number at the cut; another number of
+    threads gives the same result, only less evenly shared).
     """
 
     def __init__(self, matrix: torch.Tensor, tile_cols: int,
