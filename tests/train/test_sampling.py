@@ -55,3 +55,30 @@ def test_membership_by_row_search_matches_the_matrix():
     expected = R.toarray()[users, items] > 0
     for matrix in (R, shuffled):
         np.testing.assert_array_equal(UniformSampler(matrix).is_positive(users, items), expected)
+
+
+def test_first_draw_search_in_interaction_order_matches_the_matrix():
+    """The epoch's first-draw membership (queries regrouped by user, one search over R's
+    sorted keys) gives the answers of the dense matrix, for one and for several negatives,
+    with rows given unsorted, and nothing for an empty matrix."""
+    R = sp.random(60, 25, density=0.3, format="csr", random_state=7)
+    R.data[:] = 1
+    shuffled = R.copy()
+    for row in range(R.shape[0]):
+        start, stop = shuffled.indptr[row], shuffled.indptr[row + 1]
+        shuffled.indices[start:stop] = shuffled.indices[start:stop][::-1]
+    shuffled.has_sorted_indices = False
+    dense = R.toarray() > 0
+    rng = np.random.default_rng(4)
+    for matrix in (R, shuffled):
+        sampler = UniformSampler(matrix)
+        order = rng.permutation(len(sampler))
+        for negatives in (1, 3):
+            drawn = rng.integers(0, 25, size=len(order) * negatives)
+            users = np.repeat(sampler.users[order], negatives)
+            np.testing.assert_array_equal(
+                sampler._first_draw_positive(order, drawn, negatives), dense[users, drawn])
+    empty = UniformSampler(sp.csr_matrix((4, 6)))
+    assert not empty._first_draw_positive(np.arange(0), np.arange(0), 2).any()
+    users, positives, negatives = empty.epoch(0, 2)
+    assert len(users) == len(positives) == len(negatives) == 0
