@@ -367,8 +367,7 @@ class TiledMatrix:
         pair_start = np.flatnonzero(is_start)
         del is_start
         pair_row = np.searchsorted(indptr, pair_start, side="right") - 1
-        pairs_per_row = np.bincount(pair_row, minlength=n_rows)
-        pairs_before = np.concatenate([[0], np.cumsum(pairs_per_row)])
+        pairs_before = np.concatenate([[0], np.cumsum(np.bincount(pair_row, minlength=n_rows))])
         budget = max(1, PARTIAL_SUMS_PER_ROW * n_rows if max_partial_sums is None
                      else max_partial_sums)
         n_tiles = len(self.edges) - 1
@@ -386,8 +385,8 @@ class TiledMatrix:
                 band_tiles = tile_of[pair_start[pairs]]
                 self.n_tiles += int(np.count_nonzero(np.bincount(band_tiles)))
                 passes = _band_passes(csr, pair_start[pairs], band_tiles,
-                                      pairs_per_row[first:last], int(indptr[last]), n_tiles,
-                                      threads)
+                                      pairs_before[first:last + 1] - pairs.start,
+                                      int(indptr[last]), n_tiles, threads)
             self.bands.append((first, last, passes))
             first = last
         self.n_partial_sums = len(pair_start)
@@ -457,13 +456,14 @@ def _tile_of(indices: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _band_passes(csr: sp.csr_matrix, pair_start: np.ndarray, pair_tile: np.ndarray,
-                 pairs_per_row: np.ndarray, band_end: int, n_tiles: int,
+                 pair_offsets: np.ndarray, band_end: int, n_tiles: int,
                  threads: int) -> tuple[torch.Tensor, ...]:
     """The two embedding-bag passes of one band of a :class:`TiledMatrix`: ``(offsets,
     indices, values)`` of the partial sums and ``(pair_slots, pair_offsets)`` of the row sums.
 
     ``pair_start`` are the band's (row, tile) pairs in row order, as positions of their first
-    entry in ``csr``; ``band_end`` is one past the band's last entry.
+    entry in ``csr``; ``pair_offsets`` where each row's pairs begin among them (one past the
+    last at the end); ``band_end`` is one past the band's last entry.
     """
     n_pairs = len(pair_start)
     pair_length = np.diff(np.append(pair_start, band_end))
@@ -493,7 +493,7 @@ def _band_passes(csr: sp.csr_matrix, pair_start: np.ndarray, pair_tile: np.ndarr
             torch.from_numpy(csr.indices[entry].astype(entry_dtype, copy=False)),
             torch.from_numpy(csr.data[entry].astype(np.float32, copy=False)),
             torch.from_numpy(slot_of_pair.astype(pair_dtype)),
-            torch.from_numpy(np.concatenate([[0], np.cumsum(pairs_per_row)]).astype(pair_dtype)))
+            torch.from_numpy(pair_offsets.astype(pair_dtype)))
 
 
 _TILES: dict[int, dict[int, TiledMatrix]] = {}

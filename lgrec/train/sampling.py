@@ -77,8 +77,6 @@ class UniformSampler:
         :meth:`is_positive` runs each of its rounds over all queries in shuffled order: on 19.2M
         interactions 3.1 s against 13.0 s, on 0.9M 0.09 s against 0.43 s.
         """
-        if self.R.nnz == 0:
-            return np.zeros(len(drawn), dtype=bool)
         slot = (order if negatives == 1
                 else (order[:, None] * negatives + np.arange(negatives)).ravel())
         grouped = np.empty(len(drawn), dtype=np.int64)
