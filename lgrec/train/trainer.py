@@ -43,7 +43,9 @@ class Trainer:
     ``history_`` after :meth:`fit` lists one record per validation:
     ``{"epoch", "elapsed_s", "loss", "metrics"}``; ``best_epoch_`` and ``best_score_`` name the
     model that was kept; ``lr_`` is the learning rate at the end (after any plateau decay) and
-    ``lr_schedule_`` the rate each epoch ran at, which a config's ``lr_schedule`` can replay.
+    ``lr_schedule_`` the rate each epoch ran at, which a config's ``lr_schedule`` can replay;
+    ``epoch_seconds_`` the wall time of each epoch this call trained (its batches only: no
+    validation, and none of the setup before the first epoch).
     """
 
     def __init__(self, config: TrainConfig | None = None) -> None:
@@ -129,9 +131,11 @@ class Trainer:
             disable=not cfg.progress,
             leave=False,
         )
+        epoch_seconds: list[float] = []
         for epoch in bar:
             if state["stopped"]:
                 break
+            epoch_started = time.perf_counter()
             model.train()
             if cfg.lr_schedule:
                 for group in optimizer.param_groups:
@@ -142,6 +146,7 @@ class Trainer:
             else:
                 total_loss, n_batches = self._pairwise_epoch(model, graph, optimizer, sampler,
                                                              epoch)
+            epoch_seconds.append(time.perf_counter() - epoch_started)
             state["epoch"] = epoch + 1
             state["elapsed_s"] = time.perf_counter() - started
             mean_loss = total_loss / n_batches
@@ -185,6 +190,7 @@ class Trainer:
         self.elapsed_s_ = state["elapsed_s"]
         self.lr_ = optimizer.param_groups[0]["lr"]
         self.lr_schedule_ = list(state["lrs"])
+        self.epoch_seconds_ = epoch_seconds
         return self
 
     def _pairwise_epoch(self, model: Model, graph: Graph, optimizer: torch.optim.Optimizer,

@@ -30,6 +30,9 @@ def test_validation_improves_over_training(ml100k_split):
     scores = [record["metrics"]["ndcg@10"] for record in trainer.history_]
     assert len(scores) == 4 and scores[-1] > scores[0]
     assert all(r["elapsed_s"] > 0 for r in trainer.history_)
+    # Each epoch's own time: its batches, without the validation pass that follows it.
+    assert len(trainer.epoch_seconds_) == 4 and all(s > 0 for s in trainer.epoch_seconds_)
+    assert sum(trainer.epoch_seconds_) < trainer.history_[-1]["elapsed_s"]
 
 
 def test_resume_reproduces_an_uninterrupted_run(ml100k_split, tmp_path):
@@ -38,6 +41,7 @@ def test_resume_reproduces_an_uninterrupted_run(ml100k_split, tmp_path):
     assert (tmp_path / "last" / "model.safetensors").exists()
     resumed, trainer = train(ml100k_split, 4, checkpoint_dir=str(tmp_path), resume=True)
     assert trainer.epochs_ == 4 and len(trainer.history_) == 4
+    assert len(trainer.epoch_seconds_) == 2  # the epochs this call trained
     for name, value in straight.state_dict().items():
         assert torch.allclose(value, resumed.state_dict()[name], atol=1e-6), name
 
