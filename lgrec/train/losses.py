@@ -43,6 +43,40 @@ def view_contrast_loss(
     return torch.logsumexp(logits, dim=1).sub(logits.diagonal()).mean()
 
 
+class _RowGather(torch.autograd.Function):
+    """``table[index]`` whose backward adds the gradient's rows with ``index_add_``."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(index)
+        ctx.n_rows = table.shape[0]
+        return table.index_select(0, index.reshape(-1)).reshape(*index.shape, table.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (index,) = ctx.saved_tensors
+        width = grad.shape[-1]
+        table_grad = grad.new_zeros(ctx.n_rows, width)
+        table_grad.index_add_(0, index.reshape(-1), grad.reshape(-1, width))
+        return table_grad, None
+
+
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a 2-D ``table`` (rows of shape ``index.shape + (d,)``).
+
+    On the CPU the gradient adds the rows with ``index_add_``, which runs row by row, instead
+    of indexing's backward (``index_put_`` with ``accumulate``), which adds one element at a
+    time: a table of 60,000 x 64 gathered at 18,375 random rows, 2.2 ms against 12.1 ms; of
+    1.2M x 64 at 384,133 rows, 154 ms against 290 ms (2 threads, on a 2-core Xeon,
+    zero-filling the table included). Both add a row's contributions in the order of
+    ``index``, so the result is deterministic; the sums may differ in the last bits.
+    Elsewhere (a GPU, no gradient, another shape) it is plain indexing.
+    """
+    if table.device.type != "cpu" or table.dim() != 2 or not table.requires_grad:
+        return table[index]
+    return _RowGather.apply(table, index)
+
+
 def _sums_by(groups: torch.Tensor, members: torch.Tensor, table: torch.Tensor,
              n_groups: int) -> torch.Tensor:
     """Row ``g`` is the sum of ``table[members[j]]`` over the ``j`` with ``groups[j] == g``

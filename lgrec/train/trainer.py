@@ -20,7 +20,7 @@ from lgrec.models.base import Model
 from lgrec.train.checkpoint import load_checkpoint, save_checkpoint
 from lgrec.train.config import TrainConfig
 from lgrec.train.heap import retained_heap
-from lgrec.train.losses import LOSSES, PRODUCT_DTYPES, full_softmax_loss
+from lgrec.train.losses import LOSSES, PRODUCT_DTYPES, full_softmax_loss, gather_rows
 from lgrec.train.sampling import UniformSampler
 
 log = logging.getLogger(__name__)
@@ -226,10 +226,11 @@ class Trainer:
         cfg = self.config
         u, p, q = users, positives, negatives
         user_vectors, item_vectors = model(graph)
-        eu = user_vectors[u]
-        pos_scores = (eu * item_vectors[p]).sum(-1)
+        eu = gather_rows(user_vectors, u)
+        pos_scores = (eu * gather_rows(item_vectors, p)).sum(-1)
         if shared_mask is not None:
-            neg_scores = (eu @ item_vectors[q].t()).masked_fill(shared_mask, -torch.inf)
+            neg_scores = (eu @ gather_rows(item_vectors, q).t()).masked_fill(shared_mask,
+                                                                             -torch.inf)
             q = q[None, :]
         elif item_vectors.shape[0] <= DENSE_SCORES_PER_NEGATIVE * q.shape[1]:
             # Small catalogue: scoring every item and picking the negatives' columns
@@ -237,7 +238,7 @@ class Trainer:
             # scatter-adding) a batch x negatives x dim block of item vectors.
             neg_scores = (eu @ item_vectors.t()).gather(1, q)
         else:
-            neg_scores = torch.einsum("bd,bkd->bk", eu, item_vectors[q])
+            neg_scores = torch.einsum("bd,bkd->bk", eu, gather_rows(item_vectors, q))
         loss = LOSSES[cfg.loss](pos_scores, neg_scores, cfg.temperature)
         if cfg.reg:  # the penalty's lookups cost as much as the loss itself
             loss = loss + cfg.reg * model.regularization(u, p, q)
@@ -268,7 +269,7 @@ class Trainer:
                 weights = torch.from_numpy(
                     degrees.astype(np.float64) ** -cfg.user_weight_exponent).to(device)
             user_vectors, item_vectors = model(graph)
-            loss = full_softmax_loss(user_vectors[u], item_vectors, r, p, cfg.temperature,
+            loss = full_softmax_loss(gather_rows(user_vectors, u), item_vectors, r, p, cfg.temperature,
                                      precision=cfg.softmax_precision,
                                      heads=cfg.softmax_heads, row_weights=weights,
                                      normalizer_weight=cfg.softmax_normalizer_weight)

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from lgrec.train import losses
-from lgrec.train.losses import bce_loss, bpr_loss, full_softmax_loss, infonce_loss
+from lgrec.train.losses import (
+    bce_loss,
+    bpr_loss,
+    full_softmax_loss,
+    gather_rows,
+    infonce_loss,
+)
 
 
 def test_bpr():
@@ -149,3 +155,38 @@ def test_full_softmax_in_bfloat16_stays_close_to_float32():
         assert ((g - e).norm() / e.norm()).item() < 0.05
     with pytest.raises(ValueError, match="precision"):
         full_softmax_loss(users, items, rows, cols, 0.2, precision="half")
+
+
+@pytest.mark.parametrize("shape", [(7,), (5, 3)])
+def test_gather_rows_gradient_adds_each_rows_contributions(shape):
+    table = torch.arange(12.0).reshape(4, 3).requires_grad_(True)
+    index = torch.tensor([2, 0, 2, 3, 2, 0, 1, 2, 3, 0, 0, 1, 2, 3, 1])[: math.prod(shape)]
+    index = index.reshape(shape)
+    weights = torch.arange(1.0, 1.0 + math.prod(shape) * 3).reshape(*shape, 3)
+    rows = gather_rows(table, index)
+    assert torch.equal(rows, table.detach()[index])
+    (rows * weights).sum().backward()
+    # Row r's gradient is the sum of the weights at the positions that read row r.
+    flat_index, flat_weights = index.reshape(-1), weights.reshape(-1, 3)
+    expected = torch.stack([flat_weights[flat_index == r].sum(0) for r in range(4)])
+    assert torch.equal(table.grad, expected)
+
+
+def test_gather_rows_gradient_is_the_same_on_every_run():
+    # Indexing's own backward (index_put_ with accumulate) adds in a different order from run
+    # to run with several threads; gather_rows's must not.
+    torch.manual_seed(0)
+    table = torch.randn(3000, 64, requires_grad=True)
+    index = torch.randint(0, 3000, (20000,))
+    weights = torch.randn(20000, 64)
+    grads = set()
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2, 4, 2, 1):
+            torch.set_num_threads(n)
+            table.grad = None
+            (gather_rows(table, index) * weights).sum().backward()
+            grads.add(table.grad.numpy().tobytes())
+    finally:
+        torch.set_num_threads(threads)
+    assert len(grads) == 1
