@@ -1,4 +1,4 @@
-"""Training speed with and without one of lgrec's memory settings.
+"""Training speed with and without one of lgrec's settings.
 
 * ``--setting huge-pages`` (the default): ``import lgrec`` sets ``THP_MEM_ALLOC_ENABLE=1``
   (unless already set), so that torch's CPU allocator backs tensors of 2 MiB and more with
@@ -6,6 +6,10 @@
 * ``--setting retained-heap``: ``TrainConfig.retain_heap`` (on by default) trains inside
   :func:`lgrec.train.heap.retained_heap`, so glibc's ``malloc`` takes large blocks from the
   heap and keeps what is freed; off is ``retain_heap=False``.
+* ``--setting row-gather``: pairwise training gathers its batch rows with
+  :func:`lgrec.train.losses.gather_rows`, whose gradient adds rows with ``index_add_``; off is
+  plain indexing, whose gradient is ``index_put_`` with ``accumulate``. The rows also give a
+  digest of the weights after the steps, to show whether runs repeat them.
 
 The script measures what a setting buys: the same work in fresh processes with it off and
 on, the two taking turns (order swapped every round), the table giving the median over
@@ -20,6 +24,7 @@ rounds. Each setting has its own section of BENCHMARKS.md and its own rows file.
 
     python bench/huge_pages.py --rounds 3 --gowalla ../shared/data/gowalla
     python bench/huge_pages.py --setting retained-heap --rounds 3 --gowalla ../shared/data/gowalla
+    python bench/huge_pages.py --setting row-gather --rounds 3 --steps 6
 """
 
 from __future__ import annotations
@@ -68,18 +73,35 @@ SETTINGS = {
             "mmap threshold) they otherwise always are. Huge pages are on in both. Each figure "
             "is measured in fresh processes with the setting off and on"),
     },
+    "row-gather": {
+        "results": ROOT / "bench" / "results" / "row_gather.json",
+        "title": "Row gathers whose gradient adds whole rows",
+        "what": (
+            "Pairwise training (`Trainer.pairwise_loss`) gathers the batch's user and item "
+            "rows with `lgrec.train.losses.gather_rows`: on the CPU its gradient adds each "
+            "gathered row into the table's gradient with `index_add_`. Off is plain indexing "
+            "(`table[index]`), whose gradient is `index_put_` with `accumulate`, which adds one "
+            "element at a time and, with several threads, in an order that changes from run "
+            "to run. Each figure is measured in fresh processes with gather_rows and with "
+            "plain indexing"),
+    },
 }
 GOWALLA_CONFIG = ROOT / "bench" / "configs" / "gowalla.toml"
 GOWALLA_RUN = "lightgcn (full softmax d512, setting from the carve-out)"
 
 
 # --------------------------------------------------------------------------- child side
-def lightgcn_steps(n: int, steps: int, threads: int, retain_heap: bool) -> dict[str, Any]:
+def lightgcn_steps(n: int, steps: int, threads: int, retain_heap: bool,
+                   row_gather: bool = True) -> dict[str, Any]:
     """The cost-curve epoch's steps (``bench/cost_curves.py``: its config, the trainer's own
     step) on the first batch of the epoch's draw, timed one by one, which ``Trainer.fit``
-    does not; inside :func:`retained_heap` as ``Trainer.fit`` would be, when ``retain_heap``."""
+    does not; inside :func:`retained_heap` as ``Trainer.fit`` would be, when ``retain_heap``;
+    with plain indexing in place of :func:`gather_rows` unless ``row_gather``."""
+    import hashlib
+
     import torch
 
+    import lgrec.train.trainer
     from lgrec.graph import Graph
     from lgrec.models.lightgcn import LightGCN
     from lgrec.train.config import TrainConfig
@@ -87,6 +109,8 @@ def lightgcn_steps(n: int, steps: int, threads: int, retain_heap: bool) -> dict[
     from lgrec.train.sampling import UniformSampler
     from lgrec.train.trainer import Trainer
 
+    if not row_gather:
+        lgrec.train.trainer.gather_rows = lambda table, index: table[index]
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     with np.load(log_path(n)) as data:
@@ -109,8 +133,10 @@ def lightgcn_steps(n: int, steps: int, threads: int, retain_heap: bool) -> dict[
             trainer.step(optimizer, trainer.pairwise_loss(model, graph, batch_users, positives,
                                                           negatives))
             times.append(time.perf_counter() - started)
+    weights = b"".join(p.detach().numpy().tobytes() for p in model.parameters())
     return {"edges": graph.n_edges, "batch_size": batch, "step_s": statistics.median(times[1:]),
-            "step_times_s": times, "peak_gib": peak_gib()}
+            "step_times_s": times, "peak_gib": peak_gib(),
+            "weights_md5": hashlib.md5(weights).hexdigest()}
 
 
 def gowalla_epoch(directory: Path, threads: int, retain_heap: bool) -> dict[str, Any]:
@@ -136,6 +162,8 @@ def spawn(job: list[str], setting: str, on: bool, threads: int) -> dict[str, Any
     env = dict(os.environ)
     if setting == "huge-pages":
         env["THP_MEM_ALLOC_ENABLE"] = "1" if on else "0"
+    elif setting == "row-gather":
+        command += ["--row-gather", "1" if on else "0"]
     else:
         command += ["--retain-heap", "1" if on else "0"]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env,
@@ -201,6 +229,15 @@ def section(saved: dict[str, Any]) -> str:
                              for a, b in zip(runs["off"], runs["on"], strict=True))
         lines.append(f"| {name} | {runs['off'][0]['edges']:,} | {off:.3g} | {on:.3g} "
                      f"| {on / off:.2f} | {by_round} | {peak_off:.2f} | {peak_on:.2f} |")
+    digests = [(job, runs) for job, runs in saved["results"].items()
+               if all("weights_md5" in r for side in runs.values() for r in side)]
+    if digests:
+        lines += ["", "Distinct weight digests (md5 of the parameters after the steps) over the "
+                  "rounds, the same seed and batch every time: " + "; ".join(
+                      f"{runs['off'][0]['edges']:,} edges: off "
+                      f"{len({r['weights_md5'] for r in runs['off']})}, on "
+                      f"{len({r['weights_md5'] for r in runs['on']})}"
+                      for job, runs in digests) + "."]
     rebuild = "python bench/huge_pages.py --from-json"
     if saved.get("setting", "huge-pages") != "huge-pages":
         rebuild += f" --setting {saved['setting']}"
@@ -224,11 +261,13 @@ def main() -> None:
                         help="Measure nothing: rewrite the setting's section from its rows.")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--retain-heap", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--row-gather", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
         retain = bool(args.retain_heap)
-        row = (lightgcn_steps(int(rest[0]), int(rest[1]), args.threads, retain)
+        row = (lightgcn_steps(int(rest[0]), int(rest[1]), args.threads, retain,
+                              bool(args.row_gather))
                if kind == "lightgcn" else gowalla_epoch(Path(rest[0]), args.threads, retain))
         print(json.dumps(row))
         return
