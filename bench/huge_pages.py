@@ -210,8 +210,10 @@ def section(saved: dict[str, Any]) -> str:
         f"{setting['what']}, taking turns, the order swapped every round; the median over "
         f"{saved['rounds']} rounds. LightGCN steps: the cost-curve logs and step "
         f"(dim 64, 3 layers, BPR, batch = edges / {STEPS_PER_EPOCH}, fused Adam), the median of "
-        f"{saved['steps']} steps after a warm-up. Gowalla: one epoch of the d512 full-softmax "
-        "setting through `Recommender.fit` (graph build included).",
+        f"{saved['steps']} steps after a warm-up."
+        + (" Gowalla: one epoch of the d512 full-softmax setting through `Recommender.fit` "
+           "(graph build included)." if any(job.startswith("gowalla")
+                                            for job in saved["results"]) else ""),
         "",
         "| work | edges | off: time (s) | on: time (s) | on / off | on / off by round "
         "| off: peak RSS (GiB) | on: peak RSS (GiB) |",
