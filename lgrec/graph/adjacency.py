@@ -447,8 +447,9 @@ def _column_edges(csr: sp.csr_matrix, tile_cols: int) -> np.ndarray:
 def _tile_of(indices: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """The tile of each column index (int16 where the tiles are few enough), read from a
     table of every column's tile: one gather per entry instead of a binary search among the
-    cuts (the cost-curve adjacency of 19.2M edges: 38.4M entries in 10 tiles, 0.17-0.18 s against
-    0.36-0.39 s in three runs on a 2-core Xeon)."""
+    cuts (the cost-curve adjacency of 19.2M edges: 38.4M entries in 10 tiles, 0.17-0.18 s
+    against 0.36-0.39 s in three runs on a 2-core Xeon; an exploratory script, not kept in
+    bench/)."""
     dtype = np.int16 if len(edges) <= np.iinfo(np.int16).max else np.int32
     tile_of_column = np.repeat(np.arange(len(edges) - 1, dtype=dtype), np.diff(edges))
     out = np.empty(len(indices), dtype=dtype)

@@ -68,8 +68,10 @@ def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     of indexing's backward (``index_put_`` with ``accumulate``), which adds one element at a
     time: a table of 60,000 x 64 gathered at 18,375 random rows, 2.2 ms against 12.1 ms; of
     1.2M x 64 at 384,133 rows, 154 ms against 290 ms (2 threads, on a 2-core Xeon,
-    zero-filling the table included). ``index_add_`` adds a row's contributions in the order
-    of ``index``, so the gradient is the same on every run; indexing's backward, with several
+    zero-filling the table included; an exploratory run, not kept in bench/). Whole LightGCN
+    steps are timed in section "row-gather" (``python bench/huge_pages.py --setting
+    row-gather``). ``index_add_`` adds a row's contributions in the order of ``index``, so
+    the gradient is the same on every run; indexing's backward, with several
     threads, adds them in an order that changes from run to run (so the same seed trained
     other weights). The sums may differ from indexing's in the last bits. Elsewhere (a GPU,
     no gradient, another shape) it is plain indexing.

@@ -269,8 +269,8 @@ class Trainer:
                 weights = torch.from_numpy(
                     degrees.astype(np.float64) ** -cfg.user_weight_exponent).to(device)
             user_vectors, item_vectors = model(graph)
-            loss = full_softmax_loss(gather_rows(user_vectors, u), item_vectors, r, p, cfg.temperature,
-                                     precision=cfg.softmax_precision,
+            loss = full_softmax_loss(gather_rows(user_vectors, u), item_vectors, r, p,
+                                     cfg.temperature, precision=cfg.softmax_precision,
                                      heads=cfg.softmax_heads, row_weights=weights,
                                      normalizer_weight=cfg.softmax_normalizer_weight)
             if cfg.reg:
