@@ -16,6 +16,13 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from lgrec.graph.kernels import (
+    csr_from_coordinates,
+    scale_entries,
+    transpose_csr,
+    transpose_csr_into,
+)
+
 
 def _index_dtype(n: int) -> type:
     return np.int32 if n < np.iinfo(np.int32).max else np.int64
@@ -28,15 +35,51 @@ def interaction_matrix(
     n_items: int,
     weights: np.ndarray | None = None,
 ) -> sp.csr_matrix:
-    """The ``n_users x n_items`` matrix R (binary unless weights are given), duplicates summed."""
-    data = np.ones(len(users), dtype=np.float32) if weights is None else weights.astype(np.float32)
+    """The ``n_users x n_items`` matrix R (binary unless weights are given), duplicates summed
+    in the order they come in, each row's items sorted.
+
+    Built by :func:`~lgrec.graph.kernels.csr_from_coordinates`, whose cost per
+    interaction does not grow with the log (see that module).
+    """
+    users, items = np.asarray(users), np.asarray(items)
+    if users.shape != items.shape or users.ndim != 1:
+        raise ValueError(f"users and items must be 1-D and of one length, got shapes "
+                         f"{users.shape} and {items.shape}")
+    for name, ids, count in (("user", users, n_users), ("item", items, n_items)):
+        if len(ids) and (ids.min() < 0 or ids.max() >= count):
+            raise ValueError(f"{name} indices must lie in 0..{count - 1}, got "
+                             f"{ids.min()}..{ids.max()}")
+    data = np.ones(len(users), dtype=np.float32) if weights is None else np.asarray(
+        weights, dtype=np.float32)
+    if data.shape != users.shape:
+        raise ValueError(f"weights must have one entry per interaction, got shape {data.shape}")
     dtype = _index_dtype(max(n_users, n_items, len(users)))
-    matrix = sp.coo_matrix(
-        (data, (users.astype(dtype, copy=False), items.astype(dtype, copy=False))),
-        shape=(n_users, n_items),
-    ).tocsr()
-    matrix.sum_duplicates()
+    indptr, indices, values = csr_from_coordinates(
+        users.astype(dtype, copy=False), items.astype(dtype, copy=False), data, n_users, n_items)
+    return _canonical_csr(indptr, indices, values, (n_users, n_items), dtype)
+
+
+def _canonical_csr(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
+                   shape: tuple[int, int], dtype: type) -> sp.csr_matrix:
+    """A scipy CSR matrix over arrays whose rows are sorted and free of duplicates."""
+    matrix = sp.csr_matrix((values, indices.astype(dtype, copy=False),
+                            indptr.astype(dtype, copy=False)), shape=shape)
+    matrix.has_canonical_format = True  # which also marks the indices sorted
     return matrix
+
+
+def transpose(R: sp.csr_matrix) -> sp.csr_matrix:
+    """R^T as CSR, each row's columns sorted, by one stable
+    :func:`~lgrec.graph.kernels.transpose_csr` (instead of scipy's single-pass
+    ``tocsr``, whose cost per entry grows once R outgrows the cache)."""
+    R = R.tocsr()
+    if not R.has_canonical_format:
+        R = R.copy()
+        R.sum_duplicates()
+    n_rows, n_cols = R.shape
+    indptr, indices, values = transpose_csr(R.indptr, R.indices, R.data, n_cols)
+    return _canonical_csr(indptr, indices, values, (n_cols, n_rows),
+                          np.result_type(R.indptr, R.indices))
 
 
 def normalize_bipartite(R: sp.csr_matrix, kind: str = "sym") -> sp.csr_matrix:
@@ -74,31 +117,18 @@ def _degree_factors(R: sp.csr_matrix, kind: str) -> tuple[np.ndarray, np.ndarray
 
 
 SCALE_CHUNK = 1 << 20
-"""Stored entries scaled per step by :func:`_scale_entries`: its float64 temporaries stay a
-few MiB (in cache) instead of several arrays as long as the matrix."""
+"""Entries handled per step by the numpy loops over a matrix's entries in :class:`TiledMatrix`:
+their temporaries stay a few MiB (in cache) instead of several arrays as long as the
+matrix."""
 
 
 def _scale_entries(matrix: sp.csr_matrix, user_factor: np.ndarray, item_factor: np.ndarray,
-                   out: np.ndarray, *, transposed: bool = False) -> None:
+                   out: np.ndarray) -> None:
     """``out[e] = float32(value_e * user_factor[u] * item_factor[i])`` for every stored entry
-    ``e`` of ``matrix`` in its order, computed in float64 in that order of factors.
-
-    ``matrix`` is R (rows are users) or, with ``transposed``, R^T (rows are items); either
-    way each edge gets bitwise the same value, so the two halves of the bipartite adjacency
-    are exact transposes of each other.
-    """
-    row_factor, col_factor = (item_factor, user_factor) if transposed else (user_factor,
-                                                                            item_factor)
-    indptr, indices, values = matrix.indptr, matrix.indices, matrix.data
-    # Row cuts about SCALE_CHUNK entries apart (0 first, as indptr starts at 0), then the end.
-    cuts = np.searchsorted(indptr, np.arange(0, matrix.nnz, SCALE_CHUNK))
-    bounds = np.unique(np.append(cuts, matrix.shape[0])).tolist()
-    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
-        start, stop = int(indptr[first]), int(indptr[last])
-        per_row = np.repeat(row_factor[first:last], np.diff(indptr[first:last + 1]))
-        cols = col_factor[indices[start:stop]]
-        user, item = (cols, per_row) if transposed else (per_row, cols)
-        out[start:stop] = values[start:stop] * user * item
+    ``e`` of R (rows are users) in its order, computed in float64 in that order of factors."""
+    scale_entries(matrix.indptr, matrix.indices, matrix.data,
+                  np.ascontiguousarray(user_factor, dtype=np.float64),
+                  np.ascontiguousarray(item_factor, dtype=np.float64), out)
 
 
 def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
@@ -111,7 +141,7 @@ def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
     R_hat = R_hat.tocsr()
     n = sum(R_hat.shape)
     index_dtype = _index_dtype(n + 2 * R_hat.nnz)
-    transposed = R_hat.T.tocsr()
+    transposed = transpose(R_hat)
     indices, indptr = _bipartite_indices(R_hat, transposed, index_dtype)
     data = np.concatenate([R_hat.data, transposed.data]).astype(np.float32, copy=False)
     return sp.csr_matrix((data, indices, indptr), shape=(n, n))
@@ -147,24 +177,45 @@ def _torch_bipartite_adjacencies(R: sp.csr_matrix, device: str | torch.device,
     the symmetric normalisation; swapping the two gives the transpose. All share one layout,
     so on the CPU they share its index arrays.
 
-    Built from the raw R: one counting-sort transpose, then each half's normalised values
-    written straight into the final value array, so neither a normalised copy of R nor its
-    transpose nor a concatenation is made on the way.
+    Built from the raw R, straight into the final arrays. The user rows are R's rows with
+    scaled values. The item rows' values are computed in R's order too (for the symmetric
+    normalisation they are the user rows' own) and a stable counting sort by item carries
+    them, with the users, into place: no normalised copy of R or of its transpose, no
+    concatenation, and no gather from the per-user factors in the transpose's random order.
     """
     R = R.tocsr()
+    if not R.has_canonical_format:
+        R = R.copy()
+        R.sum_duplicates()
     user_degree, item_degree = _degrees(R)
-    transposed = R.T.tocsr()  # csc -> csr of the transpose: a counting sort by item
-    n = sum(R.shape)
-    indices, indptr = _bipartite_indices(R, transposed, _index_dtype(n + 2 * R.nnz))
+    n_users, n_items = R.shape
+    nnz = R.nnz
+    n = n_users + n_items
+    index_dtype = _index_dtype(n + 2 * nnz)
+    indptr = np.empty(n + 1, dtype=index_dtype)
+    indptr[: n_users + 1] = R.indptr
+    indices = np.empty(2 * nnz, dtype=index_dtype)
+    np.add(R.indices, n_users, out=indices[:nnz], casting="unsafe")
+    item_indptr = np.empty(n_items + 1, dtype=np.int64)
+    user_ids = indices[nnz:]  # the item rows' users; written by the first sort, then kept
     indptr_tensor, indices_tensor = torch.from_numpy(indptr), torch.from_numpy(indices)
     out = []
-    for target, source in exponents:
-        data = np.empty(2 * R.nnz, dtype=np.float32)
+    for pair, (target, source) in enumerate(exponents):
+        data = np.empty(2 * nnz, dtype=np.float32)
         # User rows receive from items, item rows from users.
         _scale_entries(R, _degree_powers(user_degree, target),
-                       _degree_powers(item_degree, source), out=data[: R.nnz])
-        _scale_entries(transposed, _degree_powers(user_degree, source),
-                       _degree_powers(item_degree, target), out=data[R.nnz :], transposed=True)
+                       _degree_powers(item_degree, source), out=data[:nnz])
+        if target == source:
+            item_rows = data[:nnz]
+        else:
+            item_rows = np.empty(nnz, dtype=np.float32)
+            _scale_entries(R, _degree_powers(user_degree, source),
+                           _degree_powers(item_degree, target), out=item_rows)
+        users_out = user_ids if pair == 0 else np.empty(nnz, dtype=index_dtype)
+        transpose_csr_into(R.indptr, R.indices, item_rows, n_items, item_indptr, users_out,
+                           data[nnz:])
+        if pair == 0:
+            np.add(item_indptr[1:], nnz, out=indptr[n_users + 1 :], casting="unsafe")
         out.append(_csr_tensor(indptr_tensor, indices_tensor, torch.from_numpy(data), (n, n),
                                device))
     return out

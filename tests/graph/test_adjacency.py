@@ -207,10 +207,7 @@ def test_adjacency_spmm_tiles_a_table_past_the_cache_same_values_and_gradient(mo
     torch.testing.assert_close(through_tiles.grad, plain.grad)
 
 
-def test_weighted_adjacency_is_scaled_in_chunks_to_the_dense_known_answer(monkeypatch):
-    import lgrec.graph.adjacency as adjacency
-
-    monkeypatch.setattr(adjacency, "SCALE_CHUNK", 7)  # many chunks, some cutting inside a row
+def test_weighted_adjacency_is_scaled_to_the_dense_known_answer():
     rng = np.random.default_rng(2)
     users, items = rng.integers(0, 30, 200), rng.integers(0, 20, 200)
     users[users == 29] = 28  # user 29 and item 19 isolated
