@@ -68,6 +68,14 @@ EPOCH_COLUMNS = (
     "size, so it flattered the small sizes); since the next-epoch column, that import is "
     "paid before the clock starts.")
 """What the epoch columns measure, for the sections that show them."""
+BUILD_KERNELS = (
+    "Rows with a kernel warm-up (`kernel_warmup_s`) were built by the compiled counting sorts "
+    "of `lgrec.graph.kernels`, after a two-edge build that loads them, and repeat under "
+    "`retained_heap`, so that every size's repeats reuse the memory the build before freed "
+    "(glibc returns blocks over its mmap threshold, at most 32 MiB, on free, which spared only "
+    "the small sizes' repeats their page faults); older rows used scipy's conversions and the "
+    "default heap.")
+"""How the build rows were measured, for the sections that show them."""
 PRODUCT = "embedding_bag_two_pass"
 """The CPU sparse product the epoch and eval phases record: embedding-bag products
 (``lgrec.graph.adjacency._bag_product``), past ``TILE_BYTES`` in the two passes of
@@ -496,7 +504,10 @@ def partial_section(rows: list[dict[str, Any]], meta: dict[str, Any],
         f"Machine: {meta['machine']}; {meta['threads']} torch threads per phase; "
         f"{meta.get('rounds', 1)} round(s). Logs, phases and columns as in the section "
         "\"cost-curves\"."
-        + (f" {EPOCH_COLUMNS}" if any(k == "epoch_next_s" for k, _, _ in measured) else ""),
+        + (f" {EPOCH_COLUMNS}" if any(k == "epoch_next_s" for k, _, _ in measured) else "")
+        + (f" The build is `Graph.from_interactions`, {BUILD_REPEATS} times in a process, the "
+           f"table giving their median. {BUILD_KERNELS}"
+           if any(row.get("kernel_warmup_s") is not None for row in rows) else ""),
         "",
         "| edges | " + " | ".join(f"{label} ({unit})" for _, label, unit in measured) + " |",
         "|---:|" + "---:|" * len(measured),
@@ -510,6 +521,14 @@ def partial_section(rows: list[dict[str, Any]], meta: dict[str, Any],
         if len(rows) > 1:
             line += f"; exponent {growth_exponent(rows, key):.2f}"
         lines.append(line + ".")
+    if len(rows) > 1 and all(row.get("build_first_s") for row in rows):
+        firsts = ", ".join(f"{row['build_first_s'] / row['edges'] * 1e9:,.0f} ns"
+                           for row in rows)
+        lines.append(f"- first build in each process (its memory's first touch included): per "
+                     f"edge {firsts}; exponent {growth_exponent(rows, 'build_first_s'):.2f}.")
+    if len(rows) > 1 and all(row.get("build_peak_gib") and row.get("log_gib") for row in rows):
+        lines.append("- graph build peak RSS above the loaded log's: exponent "
+                     f"{growth_exponent(rows, 'build_peak_gib', 'log_gib'):.2f}.")
     return "\n".join(lines)
 
 
@@ -645,13 +664,7 @@ def section(rows: list[dict[str, Any]], meta: dict[str, Any], plot_ref: str) -> 
         "* **build**: `Graph.from_interactions` (interaction matrix, symmetric normalisation, "
         f"bipartite adjacency as torch sparse CSR), {BUILD_REPEATS} times in the phase's "
         "process; the table gives the median (the first build, which also pays for the "
-        "process's first touch of its memory, is in the reading below). Rows with a kernel "
-        "warm-up (`kernel_warmup_s`) were built by the compiled counting sorts of "
-        "`lgrec.graph.kernels`, after a two-edge build that loads them, and repeat under "
-        "`retained_heap`, so that every size's repeats reuse the memory the build before "
-        "freed (glibc returns blocks over its mmap threshold, at most 32 MiB, on free, which "
-        "spared only the small sizes' repeats their page faults); older rows used scipy's "
-        "conversions and the default heap.",
+        f"process's first touch of its memory, is in the reading below). {BUILD_KERNELS}",
         f"* **epoch**: LightGCN epochs (dim 64, 3 layers, BPR, 1 negative) with `Trainer`, "
         f"batch size = ⌈edges / {STEPS_PER_EPOCH}⌉, i.e. a fixed {STEPS_PER_EPOCH} gradient "
         f"steps. {EPOCH_COLUMNS} Each step propagates over the whole graph (O(edges)), so a fixed batch size "
