@@ -38,8 +38,8 @@ def interaction_matrix(
     """The ``n_users x n_items`` matrix R (binary unless weights are given), duplicates summed
     in the order they come in, each row's items sorted.
 
-    Built by :func:`~lgrec.graph.kernels.csr_from_coordinates`, whose cost per
-    interaction does not grow with the log (see that module).
+    Built by :func:`~lgrec.graph.kernels.csr_from_coordinates`, whose passes scatter only
+    within cache-sized blocks of rows (see that module).
     """
     users, items = np.asarray(users), np.asarray(items)
     if users.shape != items.shape or users.ndim != 1:
