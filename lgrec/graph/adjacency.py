@@ -45,18 +45,32 @@ def interaction_matrix(
     if users.shape != items.shape or users.ndim != 1:
         raise ValueError(f"users and items must be 1-D and of one length, got shapes "
                          f"{users.shape} and {items.shape}")
-    for name, ids, count in (("user", users, n_users), ("item", items, n_items)):
-        if len(ids) and (ids.min() < 0 or ids.max() >= count):
-            raise ValueError(f"{name} indices must lie in 0..{count - 1}, got "
-                             f"{ids.min()}..{ids.max()}")
-    data = np.ones(len(users), dtype=np.float32) if weights is None else np.asarray(
+    # Without weights no values travel through the sorts: the kernel counts duplicates.
+    data = np.empty(0, dtype=np.float32) if weights is None else np.asarray(
         weights, dtype=np.float32)
-    if data.shape != users.shape:
+    if weights is not None and data.shape != users.shape:
         raise ValueError(f"weights must have one entry per interaction, got shape {data.shape}")
     dtype = _index_dtype(max(n_users, n_items, len(users)))
-    indptr, indices, values = csr_from_coordinates(
-        users.astype(dtype, copy=False), items.astype(dtype, copy=False), data, n_users, n_items)
+    sides = (("user", users, n_users), ("item", items, n_items))
+    for side in sides:
+        if not np.can_cast(side[1].dtype, dtype):  # a narrowing cast could wrap into range
+            _check_range(*side)
+    try:
+        # The kernel checks every index before it writes anything.
+        indptr, indices, values = csr_from_coordinates(
+            users.astype(dtype, copy=False), items.astype(dtype, copy=False), data, n_users,
+            n_items)
+    except ValueError:
+        for side in sides:
+            _check_range(*side)
+        raise
     return _canonical_csr(indptr, indices, values, (n_users, n_items), dtype)
+
+
+def _check_range(name: str, ids: np.ndarray, count: int) -> None:
+    if len(ids) and (ids.min() < 0 or ids.max() >= count):
+        raise ValueError(f"{name} indices must lie in 0..{count - 1}, got "
+                         f"{ids.min()}..{ids.max()}")
 
 
 def _canonical_csr(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,

@@ -42,12 +42,14 @@ def sort_by_row(rows, cols, values, n_rows, max_blocks=MAX_BLOCKS):  # noqa: ANN
     """Stable counting sort of the entries ``(rows[e], cols[e], values[e])`` by row.
 
     Returns ``(indptr, sorted_cols, sorted_values)``: row ``r``'s entries are
-    ``sorted_cols[indptr[r]:indptr[r + 1]]``, in the order they came in.
+    ``sorted_cols[indptr[r]:indptr[r + 1]]``, in the order they came in. ``values`` may be
+    empty (entries without values, e.g. a binary matrix's); ``sorted_values`` then is too.
+    Raises ``ValueError`` if a row is outside ``0..n_rows-1``, before writing anything.
     """
     nnz = rows.shape[0]
     indptr = np.empty(n_rows + 1, np.int64)
     sorted_cols = np.empty(nnz, cols.dtype)
-    sorted_values = np.empty(nnz, values.dtype)
+    sorted_values = np.empty(values.shape[0], values.dtype)
     sort_by_row_into(rows, cols, values, n_rows, indptr, sorted_cols, sorted_values, max_blocks)
     return indptr, sorted_cols, sorted_values
 
@@ -56,13 +58,18 @@ def sort_by_row(rows, cols, values, n_rows, max_blocks=MAX_BLOCKS):  # noqa: ANN
 def sort_by_row_into(rows, cols, values, n_rows, indptr, sorted_cols, sorted_values,  # noqa: ANN001, ANN201
                      max_blocks=MAX_BLOCKS):
     """:func:`sort_by_row` into given arrays (``indptr`` of ``n_rows + 1`` entries, the other
-    two as long as ``rows``), so that a caller can place the result inside larger arrays."""
+    two as long as ``rows``, or ``sorted_values`` empty with ``values``), so that a caller can
+    place the result inside larger arrays."""
     nnz = rows.shape[0]
+    carry_values = values.shape[0] > 0
     shift = _block_shift(max(n_rows, 1), max_blocks)
     n_blocks = ((max(n_rows, 1) - 1) >> shift) + 1
     block_start = np.zeros(n_blocks + 1, np.int64)
     for e in range(nnz):
-        block_start[(rows[e] >> shift) + 1] += 1
+        r = rows[e]
+        if r < 0 or r >= n_rows:
+            raise ValueError("an index lies outside the matrix")
+        block_start[(r >> shift) + 1] += 1
     for b in range(n_blocks):
         block_start[b + 1] += block_start[b]
 
@@ -70,7 +77,7 @@ def sort_by_row_into(rows, cols, values, n_rows, indptr, sorted_cols, sorted_val
     block_next = block_start[:-1].copy()
     block_rows = np.empty(nnz, rows.dtype)
     block_cols = np.empty(nnz, cols.dtype)
-    block_values = np.empty(nnz, values.dtype)
+    block_values = np.empty(values.shape[0], values.dtype)
     for e in range(nnz):
         r = rows[e]
         b = r >> shift
@@ -78,7 +85,8 @@ def sort_by_row_into(rows, cols, values, n_rows, indptr, sorted_cols, sorted_val
         block_next[b] = slot + 1
         block_rows[slot] = r
         block_cols[slot] = cols[e]
-        block_values[slot] = values[e]
+        if carry_values:
+            block_values[slot] = values[e]
 
     # Second pass, block by block: count its rows, then place its entries.
     indptr[0] = 0
@@ -102,7 +110,8 @@ def sort_by_row_into(rows, cols, values, n_rows, indptr, sorted_cols, sorted_val
             slot = row_next[j]
             row_next[j] = slot + 1
             sorted_cols[slot] = block_cols[e]
-            sorted_values[slot] = block_values[e]
+            if carry_values:
+                sorted_values[slot] = block_values[e]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -116,10 +125,12 @@ def _row_of_each_entry(indptr, dtype_like):  # noqa: ANN001, ANN202
 
 
 @numba.njit(cache=True, nogil=True)
-def _sum_duplicates(indptr, indices, values):  # noqa: ANN001, ANN202
-    """Merge equal neighbours within each (sorted) row in place, summing their values in
-    order; returns the new indptr (the arrays' heads hold the merged entries)."""
+def _sum_duplicates(indptr, indices, values, data):  # noqa: ANN001, ANN202
+    """Merge equal neighbours within each (sorted) row in place, writing their values' sum in
+    order into ``data`` (which may be ``values`` itself), or their count where ``values`` is
+    empty; returns the new indptr (the arrays' heads hold the merged entries)."""
     n_rows = indptr.shape[0] - 1
+    carry_values = values.shape[0] > 0
     merged = np.empty(n_rows + 1, np.int64)
     merged[0] = 0
     write = 0
@@ -128,13 +139,18 @@ def _sum_duplicates(indptr, indices, values):  # noqa: ANN001, ANN202
         e = start
         while e < stop:
             col = indices[e]
-            total = values[e]
+            first = e
             e += 1
             while e < stop and indices[e] == col:
-                total += values[e]
                 e += 1
+            if carry_values:
+                total = values[first]
+                for d in range(first + 1, e):
+                    total += values[d]
+                data[write] = total
+            else:
+                data[write] = e - first
             indices[write] = col
-            values[write] = total
             write += 1
         merged[r + 1] = write
     return merged
@@ -145,12 +161,15 @@ def csr_from_coordinates(rows, cols, values, n_rows, n_cols,  # noqa: ANN001, AN
                          max_blocks=MAX_BLOCKS):
     """CSR arrays ``(indptr, indices, data)`` of the ``n_rows x n_cols`` matrix with entries
     ``values[e]`` at ``(rows[e], cols[e])``: columns sorted within each row, duplicates summed
-    in the order they came in. Two stable sorts, by column and then by row."""
+    in the order they came in. Two stable sorts, by column and then by row. With ``values``
+    empty every entry is 1 (a binary matrix, duplicates counted) and no values are carried
+    through the sorts. Raises ``ValueError`` if an index lies outside the matrix."""
     col_indptr, rows_by_col, values_by_col = sort_by_row(cols, rows, values, n_cols, max_blocks)
     cols_by_col = _row_of_each_entry(col_indptr, cols)
-    indptr, indices, data = sort_by_row(rows_by_col, cols_by_col, values_by_col, n_rows,
-                                        max_blocks)
-    merged = _sum_duplicates(indptr, indices, data)
+    indptr, indices, sorted_values = sort_by_row(rows_by_col, cols_by_col, values_by_col,
+                                                 n_rows, max_blocks)
+    data = sorted_values if values.shape[0] > 0 else np.empty(indices.shape[0], values.dtype)
+    merged = _sum_duplicates(indptr, indices, sorted_values, data)
     nnz = merged[n_rows]
     if nnz == indices.shape[0]:
         return indptr, indices, data

@@ -86,6 +86,31 @@ def test_indices_out_of_range_are_refused_before_the_compiled_sort(users, items,
         interaction_matrix(np.array(users), np.array(items), 3, 2)
 
 
+def test_the_compiled_sort_refuses_indices_outside_the_matrix():
+    rows = np.array([0, 5], dtype=np.int32)
+    with pytest.raises(ValueError, match="outside the matrix"):
+        sort_by_row(rows, rows, np.empty(0, np.float32), 3)
+    with pytest.raises(ValueError, match="user indices must lie in 0..2"):  # int32: no pre-check
+        interaction_matrix(rows, np.array([0, 1], dtype=np.int32), 3, 2)
+
+
+def test_int64_indices_that_would_wrap_into_range_as_int32_are_refused():
+    with pytest.raises(ValueError, match="item indices must lie in 0..1"):
+        interaction_matrix(np.array([0, 1]), np.array([0, 2**32 + 1]), 3, 2)
+
+
+def test_binary_matrix_counts_duplicates_without_carrying_values():
+    rows, cols, _, n_rows, n_cols = _random_log(3)
+    indptr, indices, data = csr_from_coordinates(rows, cols, np.empty(0, np.float32), n_rows,
+                                                 n_cols, 4)
+    expected = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_rows, n_cols)).tocsr()
+    expected.sum_duplicates()
+    assert data.dtype == np.float32 and data.max() > 1
+    np.testing.assert_array_equal(indptr, expected.indptr)
+    np.testing.assert_array_equal(indices, expected.indices)
+    np.testing.assert_array_equal(data, expected.data)
+
+
 def test_weights_of_another_length_are_refused():
     with pytest.raises(ValueError, match="one entry per interaction"):
         interaction_matrix(np.array([0, 1]), np.array([0, 1]), 3, 2, weights=np.ones(3))
