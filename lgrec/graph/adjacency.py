@@ -16,12 +16,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from lgrec.graph.kernels import (
-    csr_from_coordinates,
-    scale_entries,
-    transpose_csr,
-    transpose_csr_into,
-)
+from lgrec.graph.kernels import csr_from_coordinates, scale_entries, transpose_csr_into
 
 
 def _index_dtype(n: int) -> type:
@@ -82,18 +77,13 @@ def _canonical_csr(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
     return matrix
 
 
-def transpose(R: sp.csr_matrix) -> sp.csr_matrix:
-    """R^T as CSR, each row's columns sorted, by one stable
-    :func:`~lgrec.graph.kernels.transpose_csr` (instead of scipy's single-pass
-    ``tocsr``, whose cost per entry grows once R outgrows the cache)."""
+def _canonical(R: sp.spmatrix) -> sp.csr_matrix:
+    """R as CSR with sorted rows free of duplicates (R itself when it already is)."""
     R = R.tocsr()
     if not R.has_canonical_format:
         R = R.copy()
         R.sum_duplicates()
-    n_rows, n_cols = R.shape
-    indptr, indices, values = transpose_csr(R.indptr, R.indices, R.data, n_cols)
-    return _canonical_csr(indptr, indices, values, (n_cols, n_rows),
-                          np.result_type(R.indptr, R.indices))
+    return R
 
 
 def normalize_bipartite(R: sp.csr_matrix, kind: str = "sym") -> sp.csr_matrix:
@@ -148,30 +138,34 @@ def _scale_entries(matrix: sp.csr_matrix, user_factor: np.ndarray, item_factor: 
 def bipartite_adjacency(R_hat: sp.csr_matrix) -> sp.csr_matrix:
     """The symmetric ``(n_users + n_items)`` square adjacency ``[[0, R], [R^T, 0]]`` as CSR.
 
-    Laid out directly: the user rows are ``R``'s rows with item columns shifted by
-    ``n_users``, the item rows are ``R^T``'s (one counting-sort transpose), so no
-    ``2 * nnz`` coordinate list is sorted.
+    Laid out directly by :func:`_bipartite_layout`, so no ``2 * nnz`` coordinate list is
+    sorted.
     """
-    R_hat = R_hat.tocsr()
+    R_hat = _canonical(R_hat)
+    data = np.empty(2 * R_hat.nnz, dtype=np.float32)
+    data[: R_hat.nnz] = R_hat.data
+    indices, indptr = _bipartite_layout(R_hat, data[: R_hat.nnz], data)
     n = sum(R_hat.shape)
-    index_dtype = _index_dtype(n + 2 * R_hat.nnz)
-    transposed = transpose(R_hat)
-    indices, indptr = _bipartite_indices(R_hat, transposed, index_dtype)
-    data = np.concatenate([R_hat.data, transposed.data]).astype(np.float32, copy=False)
     return sp.csr_matrix((data, indices, indptr), shape=(n, n))
 
 
-def _bipartite_indices(R: sp.csr_matrix, transposed: sp.csr_matrix,
-                       index_dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """``(indices, indptr)`` of the bipartite adjacency of ``R``, given ``R^T`` as CSR."""
+def _bipartite_layout(R: sp.csr_matrix, item_row_values: np.ndarray,
+                      data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, indptr)`` of ``[[0, R], [R^T, 0]]`` for a canonical R (int32 where they
+    fit): the user rows are R's rows with the item columns shifted by ``n_users``, the item
+    rows R^T's, from one stable counting sort by item, which also carries the item rows'
+    values (``item_row_values``, given in R's entry order) into ``data[nnz:]``."""
     n_users, n_items = R.shape
     nnz = R.nnz
+    index_dtype = _index_dtype(n_users + n_items + 2 * nnz)
     indptr = np.empty(n_users + n_items + 1, dtype=index_dtype)
     indptr[: n_users + 1] = R.indptr
-    np.add(transposed.indptr[1:], nnz, out=indptr[n_users + 1 :], casting="unsafe")
     indices = np.empty(2 * nnz, dtype=index_dtype)
     np.add(R.indices, n_users, out=indices[:nnz], casting="unsafe")
-    indices[nnz:] = transposed.indices
+    item_indptr = np.empty(n_items + 1, dtype=np.int64)
+    transpose_csr_into(R.indptr, R.indices, item_row_values, n_items, item_indptr,
+                       indices[nnz:], data[nnz:])
+    np.add(item_indptr[1:], nnz, out=indptr[n_users + 1 :], casting="unsafe")
     return indices, indptr
 
 
@@ -197,24 +191,13 @@ def _torch_bipartite_adjacencies(R: sp.csr_matrix, device: str | torch.device,
     them, with the users, into place: no normalised copy of R or of its transpose, no
     concatenation, and no gather from the per-user factors in the transpose's random order.
     """
-    R = R.tocsr()
-    if not R.has_canonical_format:
-        R = R.copy()
-        R.sum_duplicates()
+    R = _canonical(R)
     user_degree, item_degree = _degrees(R)
-    n_users, n_items = R.shape
-    nnz = R.nnz
-    n = n_users + n_items
-    index_dtype = _index_dtype(n + 2 * nnz)
-    indptr = np.empty(n + 1, dtype=index_dtype)
-    indptr[: n_users + 1] = R.indptr
-    indices = np.empty(2 * nnz, dtype=index_dtype)
-    np.add(R.indices, n_users, out=indices[:nnz], casting="unsafe")
-    item_indptr = np.empty(n_items + 1, dtype=np.int64)
-    user_ids = indices[nnz:]  # the item rows' users; written by the first sort, then kept
-    indptr_tensor, indices_tensor = torch.from_numpy(indptr), torch.from_numpy(indices)
+    n_items, nnz = R.shape[1], R.nnz
+    n = sum(R.shape)
+    layout: tuple[torch.Tensor, torch.Tensor] | None = None
     out = []
-    for pair, (target, source) in enumerate(exponents):
+    for target, source in exponents:
         data = np.empty(2 * nnz, dtype=np.float32)
         # User rows receive from items, item rows from users.
         _scale_entries(R, _degree_powers(user_degree, target),
@@ -225,13 +208,14 @@ def _torch_bipartite_adjacencies(R: sp.csr_matrix, device: str | torch.device,
             item_rows = np.empty(nnz, dtype=np.float32)
             _scale_entries(R, _degree_powers(user_degree, source),
                            _degree_powers(item_degree, target), out=item_rows)
-        users_out = user_ids if pair == 0 else np.empty(nnz, dtype=index_dtype)
-        transpose_csr_into(R.indptr, R.indices, item_rows, n_items, item_indptr, users_out,
-                           data[nnz:])
-        if pair == 0:
-            np.add(item_indptr[1:], nnz, out=indptr[n_users + 1 :], casting="unsafe")
-        out.append(_csr_tensor(indptr_tensor, indices_tensor, torch.from_numpy(data), (n, n),
-                               device))
+        if layout is None:
+            indices, indptr = _bipartite_layout(R, item_rows, data)
+            layout = torch.from_numpy(indptr), torch.from_numpy(indices)
+        else:  # the layout is shared: only the values are sorted, the structure to scratch
+            transpose_csr_into(R.indptr, R.indices, item_rows, n_items,
+                               np.empty(n_items + 1, dtype=np.int64),
+                               np.empty(nnz, dtype=R.indices.dtype), data[nnz:])
+        out.append(_csr_tensor(*layout, torch.from_numpy(data), (n, n), device))
     return out
 
 

@@ -177,17 +177,11 @@ def csr_from_coordinates(rows, cols, values, n_rows, n_cols,  # noqa: ANN001, AN
 
 
 @numba.njit(cache=True, nogil=True)
-def transpose_csr(indptr, indices, values, n_cols, max_blocks=MAX_BLOCKS):  # noqa: ANN001, ANN201
-    """CSR arrays of the transpose of a CSR matrix with ``n_cols`` columns; as the rows come
-    in order, each transposed row's columns are sorted too."""
-    rows = _row_of_each_entry(indptr, indices)
-    return sort_by_row(indices, rows, values, n_cols, max_blocks)
-
-
-@numba.njit(cache=True, nogil=True)
 def transpose_csr_into(indptr, indices, values, n_cols, out_indptr, out_indices,  # noqa: ANN001, ANN201
                        out_values, max_blocks=MAX_BLOCKS):
-    """:func:`transpose_csr` into given arrays."""
+    """CSR arrays of the transpose of a CSR matrix with ``n_cols`` columns, into given arrays
+    (``out_indptr`` of ``n_cols + 1`` entries, the other two as long as ``indices``); as the
+    rows come in order, each transposed row's columns are sorted too."""
     rows = _row_of_each_entry(indptr, indices)
     sort_by_row_into(indices, rows, values, n_cols, out_indptr, out_indices, out_values,
                      max_blocks)
