@@ -452,10 +452,16 @@ def _run_dates(rows: list[dict[str, Any]]) -> str:
 
 
 def _machines(rows: list[dict[str, Any]]) -> str:
-    """The machine(s) the rows were run on, as they recorded it (this one if they did not)."""
-    recorded = [row.get("machine") for row in rows]
-    here = machine_description() if not all(recorded) or not rows else None
-    return "; ".join(dict.fromkeys(machine or here for machine in recorded) or [here])
+    """The machine(s) the rows were run on, as they recorded it; where they ran on more than
+    one, which rows ran on each. Rows saved before rows recorded their machine say so."""
+    if not rows:
+        return machine_description()
+    labels: dict[str, list[str]] = {}
+    for row in rows:
+        labels.setdefault(row.get("machine") or "not recorded", []).append(row["label"])
+    if len(labels) == 1:
+        return next(iter(labels))
+    return "; ".join(f"{machine} (rows: {', '.join(names)})" for machine, names in labels.items())
 
 
 def _memory(row: dict[str, Any]) -> str:

@@ -30,10 +30,13 @@ keeps ``R`` (one index and one value per interaction, twice, once per orientatio
 floats on top. Nothing grows with n_items², so catalogues of any size that fit ``R`` fit the
 model; the costs are time (each batch reads all of ``R`` twice per order of the filter) and
 the SVD, which is exact (Lanczos, scipy PROPACK) while ``nnz(R) * rank`` is small and
-randomized (Halko et al. 2011, with power iterations) past :data:`EXACT_SVD_WORK`. Measured on
-one CPU thread: MovieLens-100K (rank 32) fits in 0.03-0.1 s; a Gowalla-sized matrix (30k
-users, 41k items, 835k interactions, rank 256, randomized SVD) in 9 s, and scores all its
-users with the linear filter in about 80 s.
+randomized (subspace iteration after Halko et al. 2011) past :data:`EXACT_SVD_WORK`.
+MovieLens-100K (rank 32) fits in 0.03-0.1 s. Gowalla's training file (30k users, 41k items,
+810k interactions, rank 256, randomized SVD) takes 3.2 to 3.8 s for the SVD on 2 cores, and
+the Gowalla table's whole fit (a fit on the validation carve-out, its validation, and the
+refit) 14.7 s; with ChebyCF's setting (rank 512) 35.5 s (section "bench-gowalla"). The
+memory past the fitted state is the SVD's: a few dense blocks of n_items x (rank + 32)
+floats and one of n_users x (rank + 32).
 
 Protocol. Scores are not a dot product of stored vectors, so the model overrides
 :meth:`Model.score_users`. :meth:`forward` returns the vectors of the low-pass term

@@ -15,6 +15,7 @@ from lgrec.eval.benchmark import (
     BenchConfig,
     BenchDataset,
     load_split,
+    machine_description,
     markdown_table,
     run_benchmark,
 )
@@ -225,8 +226,11 @@ def test_from_json_writes_the_table_from_rows_run_elsewhere_one_at_a_time(tmp_pa
     text = out.read_text()
     # Config order, not file order; the machine is the one each row recorded.
     assert text.index("| ml | popularity |") < text.index("| ml | gf |")
-    assert "a lent box, GPU Example 9000" in text
     assert f"{rows[0]['metrics']['ndcg@20']:.4f}" in text
+    # Rows from two machines: the header says which rows ran on each.
+    machine_line = re.search(r"Machine: (.*)", text).group(1)
+    assert machine_line.startswith(f"{machine_description()} (rows: popularity); ")
+    assert machine_line.endswith("a lent box, GPU Example 9000 (rows: gf)")
 
 
 def test_epochs_cell_names_the_refit():

@@ -9,7 +9,6 @@ import scipy.sparse as sp
 import torch
 
 from lgrec import Recommender
-from lgrec.graph.spectral import top_right_singular_vectors
 from lgrec.models import create_model
 from lgrec.models.graph_filter import GraphFilter
 from lgrec.recommend.presets import preset
@@ -118,15 +117,6 @@ def test_histories_score_like_fitted_users():
     model.fit_closed_form(sp.csr_matrix(TINY))
     np.testing.assert_allclose(model.score_histories(TINY[[0, 3]]).numpy(),
                                model_scores(model)[[0, 3]], atol=1e-6)
-
-
-def test_randomized_svd_finds_the_leading_subspace():
-    rng = np.random.default_rng(0)
-    matrix = sp.random(300, 200, density=0.05, random_state=rng, format="csr")
-    exact = top_right_singular_vectors(matrix, 10, method="exact")
-    approx = top_right_singular_vectors(matrix, 10, method="randomized", power_iterations=6)
-    # The projectors onto the two subspaces agree (signs and order of vectors do not matter).
-    np.testing.assert_allclose(approx @ approx.T, exact @ exact.T, atol=1e-2)
 
 
 def test_state_dict_loads_into_a_fresh_model():
