@@ -54,7 +54,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from lgrec.graph import Graph, normalize_bipartite, to_torch_sparse
+from lgrec.graph import (
+    Graph,
+    column_blocks,
+    normalize_bipartite,
+    sparse_product,
+    to_torch_sparse,
+)
 from lgrec.graph.spectral import top_right_singular_vectors
 from lgrec.models.base import Model
 
@@ -220,31 +226,46 @@ class GraphFilter(Model):
     def linear_scores(self, histories: sp.spmatrix | np.ndarray) -> torch.Tensor:
         """``h(P̃)`` applied to interaction rows ``histories`` (b x n_items), with the degree
         scaling of β; ``P̃`` is never built. Any rows work, also ones of users the model was
-        not fitted on."""
-        normalised, transposed = self._normalised()
-        rows = histories.toarray() if sp.issparse(histories) else np.asarray(histories)
-        signal = torch.from_numpy(np.ascontiguousarray(rows.T, dtype=np.float32))
-        signal = signal.to(self.factors.device)
-        if self.degree_power:
-            signal *= self.degree_scale(-self.degree_power)[:, None]
+        not fitted on.
 
-        def smooth(x: torch.Tensor) -> torch.Tensor:
-            # P̃ x = R̃^T (R̃ x): two sparse x dense products with b columns.
-            return torch.sparse.mm(transposed, torch.sparse.mm(normalised, x))
-
-        if self.flatness == 1.0:
-            # The plateau with φ = 1 is h(λ) = λ: its interpolant of any order is P̃ itself.
-            output = smooth(signal)
+        The filter acts on each history alone, so the signal (n_items x b) goes through it a
+        cache-sized block of histories at a time (:func:`lgrec.graph.column_blocks`): the
+        sparse products gather from a block that stays in cache, and the recursion's
+        element-wise updates, done in place, stay in cache too.
+        """
+        if sp.issparse(histories):
+            # b x items in column order is items x b in row order: no transposing copy.
+            signal = histories.astype(np.float32).toarray(order="F").T
         else:
-            coefficients = self.chebyshev_coefficients()
-            previous, current = signal, signal - 2 * smooth(signal)  # T_0, T_1 of L̃ = I - 2P̃
-            output = coefficients[0] * previous + coefficients[1] * current
-            for coefficient in coefficients[2:]:
-                previous, current = current, 2 * (current - 2 * smooth(current)) - previous
-                output += coefficient * current
+            signal = np.ascontiguousarray(np.asarray(histories, dtype=np.float32).T)
+        signal = torch.from_numpy(signal).to(self.factors.device)
+        if self.degree_power:  # not in place: a dense input's transpose may be the caller's array
+            signal = signal * self.degree_scale(-self.degree_power)[:, None]
+        output = torch.cat([self._filter(block) for block in column_blocks(signal)], dim=1)
         if self.degree_power:
             output *= self.degree_scale(self.degree_power)[:, None]
         return output.t()
+
+    def _filter(self, signal: torch.Tensor) -> torch.Tensor:
+        """``h(P̃) signal`` for a block of columns."""
+        normalised, transposed = self._normalised()
+
+        def smooth(x: torch.Tensor) -> torch.Tensor:
+            # P̃ x = R̃^T (R̃ x): two sparse x dense products.
+            return sparse_product(transposed, sparse_product(normalised, x))
+
+        if self.flatness == 1.0:
+            # The plateau with φ = 1 is h(λ) = λ: its interpolant of any order is P̃ itself.
+            return smooth(signal)
+        coefficients = self.chebyshev_coefficients()
+        # T_0 and T_1 of L̃ = I - 2P̃, then T_k+1 = 2 L̃ T_k - T_k-1.
+        previous, current = signal, smooth(signal).mul_(-2).add_(signal)
+        output = coefficients[0] * previous + coefficients[1] * current
+        for coefficient in coefficients[2:]:
+            following = smooth(current).mul_(-4).add_(current, alpha=2).sub_(previous)
+            previous, current = current, following
+            output.add_(current, alpha=float(coefficient))
+        return output
 
     def score_histories(self, histories: sp.spmatrix | np.ndarray) -> torch.Tensor:
         """The full scores of interaction rows (b x n_items): how a user who was not in the
