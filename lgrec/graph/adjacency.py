@@ -353,15 +353,28 @@ def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     128 columns, 1.7 with 256, 1.9 with 512; section "softmax-step",
     ``python bench/softmax_step.py``).
     """
-    if x.device.type != "cpu" or x.dim() != 2:
+    ranges = column_ranges(x)
+    if len(ranges) == 1:
         return [x]
+    return [x[:, start:stop].contiguous() for start, stop in ranges]
+
+
+def column_ranges(x: torch.Tensor) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` column ranges of :func:`column_blocks`, for a caller that copies
+    one block at a time (the blocks together are a second copy of ``x``)."""
+    width = x.shape[1] if x.dim() == 2 else 0
+    if x.device.type != "cpu" or x.dim() != 2:
+        return [(0, width)]
     row_bytes = x.shape[1] * x.element_size()
     n_blocks = min(math.ceil(x.shape[0] * row_bytes / CACHE_BLOCK_BYTES),
                    x.shape[1] // MIN_BLOCK_COLUMNS)
     narrowest_block_bytes = x.shape[0] * row_bytes / max(1, n_blocks)
     if n_blocks <= 1 or narrowest_block_bytes > 2 * CACHE_BLOCK_BYTES:
-        return [x]
-    return [block.contiguous() for block in torch.tensor_split(x, n_blocks, dim=1)]
+        return [(0, width)]
+    # torch.tensor_split's cuts: the first width % n_blocks blocks one column wider.
+    base, wider = divmod(width, n_blocks)
+    stops = np.cumsum([base + (i < wider) for i in range(n_blocks)])
+    return [(int(stop - base - (i < wider)), int(stop)) for i, stop in enumerate(stops)]
 
 
 class TiledMatrix:

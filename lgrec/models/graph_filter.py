@@ -56,7 +56,7 @@ import torch
 
 from lgrec.graph import (
     Graph,
-    column_blocks,
+    column_ranges,
     normalize_bipartite,
     sparse_product,
     to_torch_sparse,
@@ -229,7 +229,7 @@ class GraphFilter(Model):
         not fitted on.
 
         The filter acts on each history alone, so the signal (n_items x b) goes through it a
-        cache-sized block of histories at a time (:func:`lgrec.graph.column_blocks`): the
+        cache-sized block of histories at a time (:func:`lgrec.graph.column_ranges`): the
         sparse products gather from a block that stays in cache, and the recursion's
         element-wise updates, done in place, stay in cache too.
         """
@@ -241,7 +241,9 @@ class GraphFilter(Model):
         signal = torch.from_numpy(signal).to(self.factors.device)
         if self.degree_power:  # not in place: a dense input's transpose may be the caller's array
             signal = signal * self.degree_scale(-self.degree_power)[:, None]
-        output = torch.cat([self._filter(block) for block in column_blocks(signal)], dim=1)
+        output = torch.empty_like(signal)
+        for start, stop in column_ranges(signal):
+            output[:, start:stop] = self._filter(signal[:, start:stop].contiguous())
         if self.degree_power:
             output *= self.degree_scale(self.degree_power)[:, None]
         return output.t()

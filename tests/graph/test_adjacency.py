@@ -98,6 +98,10 @@ def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monk
     assert len(adjacency.column_blocks(x[:, :64])) == 1  # too narrow to cut
     too_tall = torch.zeros(5000, 256)  # 64-column blocks of 1.28 MB, over 6 times the budget
     assert len(adjacency.column_blocks(too_tall)) == 1
+    uneven = torch.zeros(1000, 259)  # 4 blocks, the first 3 one column wider
+    assert adjacency.column_ranges(uneven) == [(0, 65), (65, 130), (130, 195), (195, 259)]
+    assert adjacency.column_ranges(x) == [(0, 64), (64, 128), (128, 192), (192, 256)]
+    assert adjacency.column_ranges(too_tall) == [(0, 256)]
 
 
 def _random_graph(n_users: int = 300, n_items: int = 120, n: int = 4000) -> Graph:
