@@ -34,7 +34,8 @@ randomized (subspace iteration after Halko et al. 2011) past :data:`EXACT_SVD_WO
 MovieLens-100K (rank 32) fits in 0.03-0.1 s. Gowalla's training file (30k users, 41k items,
 810k interactions, rank 256, randomized SVD) takes 3.2 to 3.8 s for the SVD on 2 cores, and
 the Gowalla table's whole fit (a fit on the validation carve-out, its validation, and the
-refit) 14.7 s; with ChebyCF's setting (rank 512) 35.5 s (section "bench-gowalla"). The
+refit) 10.2 s; with ChebyCF's setting (rank 512, order 8) 24.3 s, and its test evaluation
+321 users/s (section "bench-gowalla", 2-core Xeon). The
 memory past the fitted state is the SVD's: a few dense blocks of n_items x (rank + 32)
 floats and one of n_users x (rank + 32).
 
