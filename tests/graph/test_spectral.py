@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 
 from lgrec.graph.spectral import spectral_embeddings, top_right_singular_vectors
 
@@ -25,6 +26,20 @@ def test_randomized_matches_the_exact_subspace_on_both_sides(shape):
     assert approx.shape == (shape[1], 8) and approx.dtype == np.float32
     np.testing.assert_allclose(approx.T @ approx, np.eye(8), atol=1e-5)
     np.testing.assert_allclose(approx @ approx.T, exact @ exact.T, atol=1e-4)
+
+
+def test_randomized_products_a_column_block_at_a_time(monkeypatch):
+    """The sparse products in cache-sized column blocks (the budget shrunk so that the
+    20-column blocks split) give the same subspace."""
+    import lgrec.graph.adjacency as adjacency
+
+    matrix = _with_spectrum(300, 200, np.geomspace(10.0, 1.0, 12), seed=3)
+    whole = top_right_singular_vectors(matrix, 8, method="randomized", oversample=12)
+    monkeypatch.setattr(adjacency, "MIN_BLOCK_COLUMNS", 4)
+    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 300 * 4 * 5)
+    assert len(adjacency.column_ranges(torch.zeros(300, 20))) == 4
+    blocked = top_right_singular_vectors(matrix, 8, method="randomized", oversample=12)
+    np.testing.assert_allclose(blocked @ blocked.T, whole @ whole.T, atol=1e-5)
 
 
 def test_randomized_vectors_come_in_order_of_singular_value():

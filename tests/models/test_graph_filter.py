@@ -80,6 +80,22 @@ def test_chebyshev_filter_matches_the_dense_polynomial(order, flatness, beta):
     assert np.all(model_scores(model)[:, 5] == 0)
 
 
+def test_histories_filtered_a_block_at_a_time_give_the_same_scores(monkeypatch):
+    """With the cache budget shrunk so that the 5 histories go through the filter in blocks
+    of 2, 2 and 1, the scores are still the dense polynomial's."""
+    import lgrec.graph.adjacency as adjacency
+
+    monkeypatch.setattr(adjacency, "MIN_BLOCK_COLUMNS", 1)
+    monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 6 * 4 * 2)
+    assert adjacency.column_ranges(torch.zeros(6, 5)) == [(0, 2), (2, 4), (4, 5)]
+    model = GraphFilter(5, 6, rank=2, alpha=0.0, flatness=2.0, order=5, degree_power=0.4)
+    model.fit_closed_form(sp.csr_matrix(TINY))
+    expected = dense_chebyshev(TINY.astype(np.float64), 5, 2.0, 0.4)
+    np.testing.assert_allclose(model_scores(model), expected, atol=1e-5)
+    np.testing.assert_allclose(model.linear_scores(TINY[[1, 3]]).numpy(), expected[[1, 3]],
+                               atol=1e-5)
+
+
 def test_flat_plateau_is_the_linear_filter():
     # φ = 1 makes the plateau the line h(λ) = λ: the interpolant is exactly P̃, any order.
     assert np.allclose(plateau(np.linspace(0, 1, 11), 1.0), np.linspace(0, 1, 11))
