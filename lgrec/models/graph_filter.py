@@ -26,8 +26,9 @@ SVD of the sparse ``R̃`` (seconds).
 Memory. ``P̃`` is n_items x n_items and is never materialised: every product with it is
 evaluated factored, ``R̃^T (R̃ x)``, as two sparse-dense products per batch of users. The model
 keeps ``R`` (one index and one value per interaction, twice, once per orientation) and ``V``
-(n_items x rank floats); scoring a batch of ``b`` users needs ``b x (n_users + 4 n_items)``
-floats on top. Nothing grows with n_items², so catalogues of any size that fit ``R`` fit the
+(n_items x rank floats); scoring a batch of ``b`` users needs about ``4 b x n_items`` floats
+on top (the input, the output, and the filter's recursion for a block of the batch), and the
+block's ``R̃ x``, at most :data:`USER_BLOCK_BYTES`. Nothing grows with n_items², so catalogues of any size that fit ``R`` fit the
 model; the costs are time (each batch reads all of ``R`` twice per order of the filter) and
 the SVD, which is exact (Lanczos, scipy PROPACK) while ``nnz(R) * rank`` is small and
 randomized (subspace iteration after Halko et al. 2011) past :data:`EXACT_SVD_WORK`.
@@ -66,6 +67,11 @@ from lgrec.graph.spectral import top_right_singular_vectors
 from lgrec.models.base import Model
 
 log = logging.getLogger(__name__)
+
+USER_BLOCK_BYTES = 256 << 20
+"""Largest ``R̃ x`` (n_users x a block of the histories being scored) the filter keeps at once:
+past it the block is cut narrower, so that scoring memory does not grow with n_users x the
+batch (at 1M users a 1,024-user batch would hold 4 GiB there)."""
 
 _STATE = ("r_indptr", "r_indices", "r_data", "item_degree", "factors")
 """Buffers whose shapes depend on the fitted data (resized when a state dict is loaded)."""
@@ -232,7 +238,8 @@ class GraphFilter(Model):
         The filter acts on each history alone, so the signal (n_items x b) goes through it a
         cache-sized block of histories at a time (:func:`lgrec.graph.column_ranges`): the
         sparse products gather from a block that stays in cache, and the recursion's
-        element-wise updates, done in place, stay in cache too.
+        element-wise updates, done in place, stay in cache too. Blocks are also cut so that
+        their ``R̃ x`` stays within :data:`USER_BLOCK_BYTES`.
         """
         if sp.issparse(histories):
             # b x items in column order is items x b in row order: no transposing copy.
@@ -243,8 +250,11 @@ class GraphFilter(Model):
         if self.degree_power:  # not in place: a dense input's transpose may be the caller's array
             signal = signal * self.degree_scale(-self.degree_power)[:, None]
         output = torch.empty_like(signal)
+        widest = max(1, USER_BLOCK_BYTES // (self.n_users * signal.element_size()))
         for start, stop in column_ranges(signal):
-            output[:, start:stop] = self._filter(signal[:, start:stop].contiguous())
+            for first in range(start, stop, widest):
+                last = min(stop, first + widest)
+                output[:, first:last] = self._filter(signal[:, first:last].contiguous())
         if self.degree_power:
             output *= self.degree_scale(self.degree_power)[:, None]
         return output.t()

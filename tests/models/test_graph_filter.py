@@ -96,6 +96,23 @@ def test_histories_filtered_a_block_at_a_time_give_the_same_scores(monkeypatch):
                                atol=1e-5)
 
 
+def test_histories_cut_to_bound_the_users_block_give_the_same_scores(monkeypatch):
+    """With R̃ x capped at 2 histories' worth (5 users x 2 x 4 bytes), 5 histories go through
+    the filter as blocks of 2, 2 and 1 for memory's sake; same scores."""
+    import lgrec.models.graph_filter as graph_filter
+
+    model = GraphFilter(5, 6, rank=2, alpha=0.3, flatness=1.5, order=4, degree_power=0.2)
+    model.fit_closed_form(sp.csr_matrix(TINY))
+    whole = model_scores(model)
+    blocks = []
+    original = GraphFilter._filter
+    monkeypatch.setattr(graph_filter, "USER_BLOCK_BYTES", 5 * 2 * 4)
+    monkeypatch.setattr(GraphFilter, "_filter",
+                        lambda self, x: blocks.append(x.shape[1]) or original(self, x))
+    np.testing.assert_allclose(model_scores(model), whole, atol=1e-6)
+    assert blocks == [2, 2, 1]
+
+
 def test_flat_plateau_is_the_linear_filter():
     # φ = 1 makes the plateau the line h(λ) = λ: the interpolant is exactly P̃, any order.
     assert np.allclose(plateau(np.linspace(0, 1, 11), 1.0), np.linspace(0, 1, 11))
