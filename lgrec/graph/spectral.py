@@ -81,9 +81,9 @@ def _randomized_right_vectors(matrix: sp.spmatrix, rank: int, power_iterations: 
     w x n matrix ``Q^T A``) spent most of its time in QRs of users x w blocks and in that
     wide SVD. The graph filter's fit at rank 256 (section "cost-curves", graph-filter phase,
     on a 2-core Xeon) took 5.08 / 39.6 / 193 s at 0.9M / 4.7M / 19.2M interactions with it,
-    1.57 / 9.23 / 43.4 s with this (medians of two rounds; the two 19.2M fits took 32.4 and
-    54.4 s on the shared machine). The sparse products go through lgrec's embedding-bag
-    product, a cache-sized column block at a time.
+    1.63 / 8.27 / 33.9 s with this (medians of two rounds; two earlier runs gave 39.5 and
+    43.4 s at 19.2M on the shared machine). The sparse products go through lgrec's
+    embedding-bag product, a cache-sized column block at a time.
     """
     m, n = matrix.shape
     a = matrix.tocsr().astype(np.float32)
