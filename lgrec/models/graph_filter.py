@@ -27,18 +27,19 @@ Memory. ``P̃`` is n_items x n_items and is never materialised: every product wi
 evaluated factored, ``R̃^T (R̃ x)``, as two sparse-dense products per batch of users. The model
 keeps ``R`` (one index and one value per interaction, twice, once per orientation) and ``V``
 (n_items x rank floats); scoring a batch of ``b`` users needs about ``4 b x n_items`` floats
-on top (the input, the output, and the filter's recursion for a block of the batch), and the
-block's ``R̃ x``, at most :data:`USER_BLOCK_BYTES`. Nothing grows with n_items², so catalogues of any size that fit ``R`` fit the
-model; the costs are time (each batch reads all of ``R`` twice per order of the filter) and
-the SVD, which is exact (Lanczos, scipy PROPACK) while ``nnz(R) * rank`` is small and
-randomized (subspace iteration after Halko et al. 2011) past :data:`EXACT_SVD_WORK`.
+on top (the input, the output, and the two terms' scores), plus the filter's work on one
+block of the batch at a time, whose ``R̃ x`` is at most :data:`USER_BLOCK_BYTES`. Nothing
+grows with n_items², so catalogues of any size that fit ``R`` fit the model; the costs are
+time (each batch reads all of ``R`` twice per order of the filter) and the SVD, which is
+exact (Lanczos, scipy PROPACK) while ``nnz(R) * rank`` is small and randomized (subspace
+iteration after Halko et al. 2011) past :data:`EXACT_SVD_WORK`.
 MovieLens-100K (rank 32) fits in 0.03-0.1 s. Gowalla's training file (30k users, 41k items,
 810k interactions, rank 256, randomized SVD) takes 3.2 to 3.8 s for the SVD on 2 cores, and
 the Gowalla table's whole fit (a fit on the validation carve-out, its validation, and the
 refit) 10.2 s; with ChebyCF's setting (rank 512, order 8) 24.3 s, and its test evaluation
-321 users/s (section "bench-gowalla", 2-core Xeon). The
-memory past the fitted state is the SVD's: a few dense blocks of n_items x (rank + 32)
-floats and one of n_users x (rank + 32).
+321 users/s (section "bench-gowalla", 2-core Xeon). The memory the fit needs past its
+result is the SVD's: a few dense blocks of n_items x (rank + 32) floats and one of
+n_users x (rank + 32) at a time.
 
 Protocol. Scores are not a dot product of stored vectors, so the model overrides
 :meth:`Model.score_users`. :meth:`forward` returns the vectors of the low-pass term
@@ -250,7 +251,7 @@ class GraphFilter(Model):
         if self.degree_power:  # not in place: a dense input's transpose may be the caller's array
             signal = signal * self.degree_scale(-self.degree_power)[:, None]
         output = torch.empty_like(signal)
-        widest = max(1, USER_BLOCK_BYTES // (self.n_users * signal.element_size()))
+        widest = max(1, USER_BLOCK_BYTES // (max(1, self.n_users) * signal.element_size()))
         for start, stop in column_ranges(signal):
             for first in range(start, stop, widest):
                 last = min(stop, first + widest)
