@@ -373,8 +373,8 @@ def column_ranges(x: torch.Tensor) -> list[tuple[int, int]]:
         return [(0, width)]
     # torch.tensor_split's cuts: the first width % n_blocks blocks one column wider.
     base, wider = divmod(width, n_blocks)
-    stops = np.cumsum([base + (i < wider) for i in range(n_blocks)])
-    return [(int(stop - base - (i < wider)), int(stop)) for i, stop in enumerate(stops)]
+    cuts = [i * base + min(i, wider) for i in range(n_blocks + 1)]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
 class TiledMatrix:
