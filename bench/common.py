@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
+
+import numpy as np
 
 from lgrec.eval.benchmark import machine_description
 from lgrec.eval.benchmark import write_section as write_benchmark_section
@@ -44,3 +47,15 @@ def publish(name: str, lines: list[str], *, no_write: bool = False) -> None:
     print(body)
     if not no_write:
         write_section(name, body)
+
+
+def load_build_kernels(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> float:
+    """Seconds a two-edge ``Graph.from_interactions`` of the log's own dtypes and sizes takes:
+    a process's first build loads the build's compiled kernels (``lgrec.graph.kernels``), or
+    compiles them after an install, the same at every size, so a timed build after this pays
+    for the graph alone."""
+    from lgrec.graph import Graph
+
+    started = time.perf_counter()
+    Graph.from_interactions(users[:2], items[:2], n_users, n_items)
+    return time.perf_counter() - started

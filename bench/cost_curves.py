@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, publish, write_section  # noqa: E402
+from common import ROOT, load_build_kernels, machine, publish, write_section  # noqa: E402
 
 log = logging.getLogger("cost_curves")
 
@@ -235,12 +235,7 @@ def run_phase(phase: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     if phase == "build":
         from lgrec.train.heap import retained_heap
 
-        # A process's first build loads the build's compiled kernels (lgrec.graph.kernels;
-        # after an install it compiles them, a few seconds), the same at every size: paid
-        # here, untimed, on a two-edge graph.
-        started = time.perf_counter()
-        Graph.from_interactions(users[:2], items[:2], n_users, n_items)
-        out["kernel_warmup_s"] = time.perf_counter() - started
+        out["kernel_warmup_s"] = load_build_kernels(users, items, n_users, n_items)
         times = []
         # Each repeat reuses the memory the one before freed, at every size: without this
         # glibc returns blocks over its mmap threshold (at most 32 MiB) to the system on free,

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import machine, write_section  # noqa: E402
+from common import load_build_kernels, machine, write_section  # noqa: E402
 
 
 def synthetic_log(n_interactions: int, n_users: int, n_items: int, seed: int = 0):
@@ -37,11 +37,7 @@ def measure(n_interactions: int, n_users: int, n_items: int) -> dict:
     from lgrec.graph import Graph
 
     users, items = synthetic_log(n_interactions, n_users, n_items)
-    # The build's compiled kernels (lgrec.graph.kernels) load on a process's first build, or
-    # compile there after an install: timed on its own, on a two-edge graph.
-    started = time.perf_counter()
-    Graph.from_interactions(users[:2], items[:2], n_users, n_items)
-    kernel_load = time.perf_counter() - started
+    kernel_load = load_build_kernels(users, items, n_users, n_items)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     started = time.perf_counter()
     graph = Graph.from_interactions(users, items, n_users, n_items)
