@@ -40,6 +40,16 @@ class Model(nn.Module):
         """Final ``(user_vectors, item_vectors)`` of shapes (n_users, d) and (n_items, d)."""
         raise NotImplementedError
 
+    def split_nodes(self, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The user and item rows of a node table (users first), as views.
+
+        One split rather than two slices: backwards, the split joins the two gradients in one
+        copy, where each slice would fill a zero node table and the two would then be added
+        (LightGCN's steps on the 19.2M-edge cost-curve graph: about 6% of their time).
+        """
+        users, items = nodes.split([self.n_users, self.n_items])
+        return users, items
+
     def score_users(
         self, users: torch.Tensor, user_vectors: torch.Tensor, item_vectors: torch.Tensor
     ) -> torch.Tensor:

@@ -231,5 +231,4 @@ class GAT(EmbeddingModel):
                 alpha = F.dropout(alpha, self.attention_dropout)
             x = attention_aggregate(alpha, h, edges.csr, edges.reverse)
             total = total + x
-        out = total / (self.layers + 1)
-        return out[: self.n_users], out[self.n_users :]
+        return self.split_nodes(total / (self.layers + 1))

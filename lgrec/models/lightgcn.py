@@ -143,7 +143,7 @@ class LightGCN(EmbeddingModel):
         if not contrast:
             self._views = None
             out = self._output(propagate(matrix, x, self.layers, transpose))
-            return out[: self.n_users], out[self.n_users :]
+            return self.split_nodes(out)
         total, view = x, x
         for layer in range(1, self.layers + 1):
             x = adjacency_spmm(matrix, x, transpose)
@@ -153,7 +153,7 @@ class LightGCN(EmbeddingModel):
             total = total + x
         out = self._output(total / (self.layers + 1))
         self._views = (out, view)
-        return out[: self.n_users], out[self.n_users :]
+        return self.split_nodes(out)
 
     def _output(self, vectors: torch.Tensor) -> torch.Tensor:
         return F.normalize(vectors, dim=1) if self.normalize else vectors

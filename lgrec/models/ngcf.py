@@ -80,5 +80,4 @@ class NGCF(EmbeddingModel):
             x = self.message_dropout(ngcf_layer(graph.adjacency, x, w1, w2, self.negative_slope))
             # Normalised copies go into the final vector; the next layer reads the raw ones.
             outputs.append(F.normalize(x, dim=1))
-        out = torch.cat(outputs, dim=1)
-        return out[: self.n_users], out[self.n_users :]
+        return self.split_nodes(torch.cat(outputs, dim=1))

@@ -165,12 +165,12 @@ class TextLightGCN(Model):
         layer0 = self.layer0(graph)
         out = propagate(graph.adjacency, layer0, self.layers)
         if self.text_neighbours:
-            items = layer0[self.n_users :]
-            out = torch.cat([out[: self.n_users],
-                             out[self.n_users :] + adjacency_spmm(self.item_graph(), items)])
-        out = F.normalize(out, dim=1)
-        self._users = out[: self.n_users] if self.training and self.text_weight else None
-        return out[: self.n_users], out[self.n_users :]
+            users, items = self.split_nodes(out)
+            out = torch.cat([users, items + adjacency_spmm(self.item_graph(),
+                                                           layer0[self.n_users :])])
+        users, items = self.split_nodes(F.normalize(out, dim=1))
+        self._users = users if self.training and self.text_weight else None
+        return users, items
 
     def item_graph(self) -> torch.Tensor:
         """The items' text k-nearest-neighbour graph (cosine of their language vectors, each
