@@ -103,7 +103,6 @@ SMALL_SOFTMAX_BASE = dict(dim=64, layers=3, loss="softmax", softmax_precision="b
 SMALL_D128_TAU3 = dict(dim=128, lr_decay_patience=0, temperature=0.3)
 
 
-
 def annealed(lr: float, epochs: int, shape: str) -> tuple[float, ...]:
     """A learning rate per epoch falling from ``lr`` towards 0 over ``epochs``: ``cosine``
     (half a cosine period) or ``linear``."""
