@@ -10,7 +10,7 @@ each). The propagation: three layers over a random bipartite graph with Gowalla'
 edge counts, by torch's CSR product (MKL) over the whole table, by the same product in the
 column blocks lgrec used before the embedding-bag product, by the embedding-bag product over
 the whole table, and by lgrec's ``propagate`` (embedding-bag products, in
-``lgrec.graph.column_blocks`` where the table is wide). Median of several runs, all in one
+``lgrec.graph.column_ranges`` where the table is wide). Median of several runs, all in one
 process.
 
     python bench/softmax_step.py            # writes the section "softmax-step" of BENCHMARKS.md
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import machine, publish  # noqa: E402
 
-from lgrec.graph import Graph, column_blocks, sparse_product  # noqa: E402
+from lgrec.graph import Graph, column_ranges, sparse_product  # noqa: E402
 from lgrec.models.lightgcn import propagate  # noqa: E402
 from lgrec.train.losses import _FullSoftmax, full_softmax_loss  # noqa: E402
 
@@ -188,7 +188,7 @@ def propagation_timings(repeats: int) -> dict[tuple[int, str], float]:
             lambda x=x: _previous_blocks(graph.adjacency, x, 3), repeats)
         out[(dim, "embedding bag, whole table")] = median_seconds(
             lambda x=x: _whole_table(graph.adjacency, x, 3, product=sparse_product), repeats)
-        blocks = len(column_blocks(x))
+        blocks = len(column_ranges(x))
         way = f"{blocks} column blocks" if blocks > 1 else "whole table"
         out[(dim, f"lgrec: embedding bag, {way}")] = median_seconds(
             lambda x=x: propagate(graph.adjacency, x, 3), repeats)

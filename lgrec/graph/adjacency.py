@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -315,7 +316,7 @@ def sparse_product(
 
 
 CACHE_BLOCK_BYTES = 16 << 20
-"""Size of the column block of a wide dense table that :func:`column_blocks` aims for: small
+"""Size of the column block of a wide dense table that :func:`column_ranges` aims for: small
 enough to stay in a server CPU's last-level cache while a sparse product gathers its rows."""
 MIN_BLOCK_COLUMNS = 64
 """Narrower blocks lose more than they gain: each repeats the pass over the sparse index for
@@ -340,28 +341,20 @@ runs against one), peak RSS 6.78 / 6.49 GiB against 7.72 GiB (an exploratory run
 in bench/)."""
 
 
-def column_blocks(x: torch.Tensor) -> list[torch.Tensor]:
-    """``x`` cut by columns into contiguous blocks of about :data:`CACHE_BLOCK_BYTES` (at
-    least :data:`MIN_BLOCK_COLUMNS` wide); ``[x]`` on a GPU, when it is small already, or when
-    even the narrowest blocks would take over twice that (they would not stay in cache either,
-    and each block repeats the pass over the sparse index).
+def column_ranges(x: torch.Tensor) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` column ranges that cut ``x`` into blocks of about
+    :data:`CACHE_BLOCK_BYTES` (at least :data:`MIN_BLOCK_COLUMNS` wide); one range, all of
+    ``x``, on a GPU, when it is small already, or when even the narrowest blocks would take
+    over twice that (they would not stay in cache either, and each block repeats the pass over
+    the sparse index).
 
     A sparse product gathers one row of ``x`` per non-zero, in no order. Once the table
     outgrows the cache every gather goes to memory; products with cache-sized column blocks,
     one after the other, make the same gathers hit the cache (three LightGCN layers over a
     graph of Gowalla's size on a 2-core EPYC, against the whole table: 1.2 times faster with
     128 columns, 1.7 with 256, 1.9 with 512; section "softmax-step",
-    ``python bench/softmax_step.py``).
+    ``python bench/softmax_step.py``). :func:`map_column_blocks` runs a map over them.
     """
-    ranges = column_ranges(x)
-    if len(ranges) == 1:
-        return [x]
-    return [x[:, start:stop].contiguous() for start, stop in ranges]
-
-
-def column_ranges(x: torch.Tensor) -> list[tuple[int, int]]:
-    """The ``(start, stop)`` column ranges of :func:`column_blocks`, for a caller that copies
-    one block at a time (the blocks together are a second copy of ``x``)."""
     width = x.shape[1] if x.dim() == 2 else 0
     if x.device.type != "cpu" or x.dim() != 2:
         return [(0, width)]
@@ -375,6 +368,29 @@ def column_ranges(x: torch.Tensor) -> list[tuple[int, int]]:
     base, wider = divmod(width, n_blocks)
     cuts = [i * base + min(i, wider) for i in range(n_blocks + 1)]
     return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def map_column_blocks(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                      ranges: list[tuple[int, int]] | None = None) -> torch.Tensor:
+    """``fn(x)`` for a map whose columns do not mix (a sparse product, a filter, layers of
+    propagation), computed a column block of ``x`` at a time and joined into one output.
+
+    ``ranges`` are consecutive ``(start, stop)`` ranges covering every column (default
+    :func:`column_ranges`, cache-sized blocks). Each block is copied out of ``x`` only while
+    ``fn`` works on it, so the blocks never make a second copy of ``x``; with one range ``fn``
+    gets ``x`` itself (contiguous) and its result is returned as it is.
+    """
+    ranges = column_ranges(x) if ranges is None else ranges
+    if len(ranges) <= 1:
+        return fn(x.contiguous())
+    (start, stop), *rest = ranges
+    first = fn(x[:, start:stop].contiguous())
+    output = first.new_empty((first.shape[0], x.shape[1]))
+    output[:, start:stop] = first
+    del first
+    for start, stop in rest:
+        output[:, start:stop] = fn(x[:, start:stop].contiguous())
+    return output
 
 
 class TiledMatrix:
@@ -570,7 +586,7 @@ _TILES: dict[int, dict[int, TiledMatrix]] = {}
 def tiles_for(adjacency: torch.Tensor, x: torch.Tensor) -> TiledMatrix | None:
     """The tiles to multiply ``adjacency`` with ``x`` by, or None where the plain product is
     as good: on a GPU, or when ``x`` is within :data:`TILE_BYTES` (cache-sized already, or
-    cut by :func:`column_blocks`). Tiles are at most ``TILE_BYTES`` of ``x`` rows wide, cut on
+    cut by :func:`column_ranges`). Tiles are at most ``TILE_BYTES`` of ``x`` rows wide, cut on
     first use and kept for the adjacency's lifetime."""
     if adjacency.device.type != "cpu" or adjacency.layout != torch.sparse_csr or x.dim() != 2:
         return None

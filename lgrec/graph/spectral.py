@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import svds
 
-from lgrec.graph.adjacency import column_ranges, sparse_product, to_torch_sparse
+from lgrec.graph.adjacency import map_column_blocks, sparse_product, to_torch_sparse
 
 EXACT_SVD_WORK = 2e7
 """With ``svd="auto"``, an exact truncated SVD is used while ``nnz(R) * rank`` stays below this
@@ -111,12 +111,8 @@ def _randomized_right_vectors(matrix: sp.spmatrix, rank: int, power_iterations: 
 
 
 def _product(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``matrix @ x`` for a wide dense ``x``, a cache-sized column block at a time, each block
-    copied out of ``x`` only while it is used."""
-    output = x.new_empty((matrix.shape[0], x.shape[1]))
-    for start, stop in column_ranges(x):
-        output[:, start:stop] = sparse_product(matrix, x[:, start:stop].contiguous())
-    return output
+    """``matrix @ x`` for a wide dense ``x``, a cache-sized column block at a time."""
+    return map_column_blocks(lambda block: sparse_product(matrix, block), x)
 
 
 def spectral_embeddings(

@@ -60,6 +60,7 @@ import torch
 from lgrec.graph import (
     Graph,
     column_ranges,
+    map_column_blocks,
     normalize_bipartite,
     sparse_product,
     to_torch_sparse,
@@ -237,7 +238,7 @@ class GraphFilter(Model):
         not fitted on.
 
         The filter acts on each history alone, so the signal (n_items x b) goes through it a
-        cache-sized block of histories at a time (:func:`lgrec.graph.column_ranges`): the
+        cache-sized block of histories at a time (:func:`lgrec.graph.map_column_blocks`): the
         sparse products gather from a block that stays in cache, and the recursion's
         element-wise updates, done in place, stay in cache too. Blocks are also cut so that
         their ``R̃ x`` stays within :data:`USER_BLOCK_BYTES`.
@@ -250,12 +251,10 @@ class GraphFilter(Model):
         signal = torch.from_numpy(signal).to(self.factors.device)
         if self.degree_power:  # not in place: a dense input's transpose may be the caller's array
             signal = signal * self.degree_scale(-self.degree_power)[:, None]
-        output = torch.empty_like(signal)
         widest = max(1, USER_BLOCK_BYTES // (max(1, self.n_users) * signal.element_size()))
-        for start, stop in column_ranges(signal):
-            for first in range(start, stop, widest):
-                last = min(stop, first + widest)
-                output[:, first:last] = self._filter(signal[:, first:last].contiguous())
+        ranges = [(first, min(stop, first + widest)) for start, stop in column_ranges(signal)
+                  for first in range(start, stop, widest)]
+        output = map_column_blocks(self._filter, signal, ranges)
         if self.degree_power:
             output *= self.degree_scale(self.degree_power)[:, None]
         return output.t()

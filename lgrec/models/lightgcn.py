@@ -37,7 +37,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lgrec.graph import Graph, adjacency_spmm, column_ranges
+from lgrec.graph import Graph, adjacency_spmm, map_column_blocks
 from lgrec.models.base import EmbeddingModel
 from lgrec.train.losses import view_contrast_loss
 
@@ -72,15 +72,9 @@ class _LayerMean(torch.autograd.Function):
 
 def _mean_of_powers(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.Tensor:
     """Columns do not mix, so a wide table goes through every layer in cache-sized column
-    blocks (:func:`lgrec.graph.column_ranges`), each copied out of ``x`` only while it is
-    used and its sum written into one output."""
+    blocks (:func:`lgrec.graph.map_column_blocks`)."""
     with torch.no_grad():
-        ranges = column_ranges(x)
-        if len(ranges) == 1:
-            return _layer_sum(adjacency, x, layers).div_(layers + 1)
-        total = torch.empty_like(x)
-        for start, stop in ranges:
-            total[:, start:stop] = _layer_sum(adjacency, x[:, start:stop].contiguous(), layers)
+        total = map_column_blocks(lambda block: _layer_sum(adjacency, block, layers), x)
         return total.div_(layers + 1)
 
 

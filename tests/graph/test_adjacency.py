@@ -88,16 +88,30 @@ def test_bipartite_layout_equals_the_block_matrix():
 def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monkeypatch):
     import lgrec.graph.adjacency as adjacency
 
+    def blocks_seen(x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        seen: list[torch.Tensor] = []
+
+        def record(block: torch.Tensor) -> torch.Tensor:
+            seen.append(block)
+            return block * 2
+
+        return seen, adjacency.map_column_blocks(record, x)
+
     monkeypatch.setattr(adjacency, "CACHE_BLOCK_BYTES", 1000 * 4 * 50)
     x = torch.arange(1000 * 256, dtype=torch.float32).reshape(1000, 256)
-    blocks = adjacency.column_blocks(x)
+    blocks, mapped = blocks_seen(x)
     assert [b.shape[1] for b in blocks] == [64] * 4  # 6 blocks of 50 would be < 64 wide
     assert all(b.is_contiguous() for b in blocks)
     assert torch.equal(torch.cat(blocks, dim=1), x)
-    assert len(adjacency.column_blocks(x[:10])) == 1  # small already
-    assert len(adjacency.column_blocks(x[:, :64])) == 1  # too narrow to cut
+    assert torch.equal(mapped, x * 2)
+    small, _ = blocks_seen(x[:10])
+    assert len(small) == 1 and small[0].data_ptr() == x.data_ptr()  # small already: x itself
+    assert len(blocks_seen(x[:, :64])[0]) == 1  # too narrow to cut
     too_tall = torch.zeros(5000, 256)  # 64-column blocks of 1.28 MB, over 6 times the budget
-    assert len(adjacency.column_blocks(too_tall)) == 1
+    assert len(blocks_seen(too_tall)[0]) == 1
+    # Given ranges, and a map whose output has other rows than its input (a product).
+    ranges = [(0, 3), (3, 100), (100, 256)]
+    assert torch.equal(adjacency.map_column_blocks(lambda b: b[:7] + 1, x, ranges), x[:7] + 1)
     uneven = torch.zeros(1000, 259)  # 4 blocks, the first 3 one column wider
     assert adjacency.column_ranges(uneven) == [(0, 65), (65, 130), (130, 195), (195, 259)]
     assert adjacency.column_ranges(x) == [(0, 64), (64, 128), (128, 192), (192, 256)]
