@@ -114,11 +114,6 @@ class EmbeddingModel(Model):
     def params(self) -> dict[str, Any]:
         return {"dim": self.dim, "init_std": self.init_std, "init": self.init}
 
-    def auxiliary_loss(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """An extra training loss for the batch's ``users`` and positive ``items``, computed from
-        the last training-mode :meth:`forward` (e.g. a contrastive term). Default: none."""
-        return torch.zeros((), device=users.device)
-
     def initialize(self, graph: Graph) -> None:
         if self.init != "spectral":
             return
