@@ -8,7 +8,6 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from lgrec import Recommender
 from lgrec.graph import Graph
 from lgrec.models.ngcf import NGCF, ngcf_layer
 
@@ -78,27 +77,15 @@ def test_gradients_reach_every_weight():
 
 
 @pytest.fixture(scope="module")
-def fitted(ml100k_split):
-    train, valid, _ = ml100k_split
-    # A few epochs at a higher learning rate: enough to show the model learns, under a minute.
-    # With ``valid`` its items are masked at test time too, as for the popularity baseline.
-    return Recommender("ngcf", epochs=4, lr=0.01, reg=1e-3, threads=1, progress=False).fit(
-        train, valid=valid
-    )
+def fitted(fit_briefly):
+    return fit_briefly("ngcf")
 
 
 @pytest.mark.slow
-def test_beats_popularity_on_movielens(fitted, ml100k_split):
-    train, valid, test = ml100k_split
-    popularity = Recommender("popularity").fit(train, valid=valid).evaluate(test, k=[10])
-    result = fitted.evaluate(test, k=[10])
-    assert result["ndcg@10"] > 1.5 * popularity["ndcg@10"]
+def test_beats_popularity_on_movielens(fitted, ml100k_split, popularity_ndcg):
+    assert fitted.evaluate(ml100k_split[2], k=[10])["ndcg@10"] > 1.5 * popularity_ndcg
 
 
 @pytest.mark.slow
-def test_save_load_round_trip(fitted, ml100k_split, tmp_path):
-    _, _, test = ml100k_split
-    fitted.save(tmp_path / "ngcf")
-    loaded = Recommender.load(tmp_path / "ngcf")
-    assert loaded.recommend(["196", "1"], k=10) == fitted.recommend(["196", "1"], k=10)
-    assert loaded.evaluate(test) == pytest.approx(fitted.evaluate(test))
+def test_save_load_round_trip(fitted, check_round_trip):
+    check_round_trip(fitted)
