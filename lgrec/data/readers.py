@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,23 +136,24 @@ def require_columns(frame: pd.DataFrame, columns: list[str], path: Path | None) 
 def _as_id(values: pd.Series, field: str, path: Path | None, parquet: bool) -> pd.Series:
     ids = values.astype(str).str.strip()
     empty = (ids == "") | values.isna().to_numpy()
-    if empty.any():
-        row = int(np.flatnonzero(empty.to_numpy())[0])
-        raise DataError("empty id", path=path, line=_line_of(row, parquet), field=field)
+    _raise_at_first(empty.to_numpy(), lambda row: "empty id", field, path, parquet)
     return ids
+
+
+def _raise_at_first(bad: np.ndarray, message: Callable[[int], str], field: str,
+                    path: Path | None, parquet: bool) -> None:
+    """Raise a DataError naming the line of the first row that ``bad`` flags, if any; ``message``
+    gets that row's position."""
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(message(row), path=path, line=_line_of(row, parquet), field=field)
 
 
 def _as_number(values: pd.Series, field: str, path: Path | None, parquet: bool) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"expected a number, found {values.iloc[row]!r}",
-            path=path,
-            line=_line_of(row, parquet),
-            field=field,
-        )
+    _raise_at_first(numbers.isna().to_numpy(),
+                    lambda row: f"expected a number, found {values.iloc[row]!r}",
+                    field, path, parquet)
     return numbers.to_numpy(dtype=np.float64)
 
 
@@ -165,15 +167,10 @@ def _as_timestamp(values: pd.Series, field: str, path: Path | None, parquet: boo
         # The column starts numeric: the first non-number is the error, not the whole column.
         return _as_number(values, field, path, parquet)
     dates = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    bad = dates.isna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"expected unix seconds or an ISO-8601 date, found {values.iloc[row]!r}",
-            path=path,
-            line=_line_of(row, parquet),
-            field=field,
-        )
+    _raise_at_first(dates.isna().to_numpy(),
+                    lambda row: f"expected unix seconds or an ISO-8601 date, found "
+                                f"{values.iloc[row]!r}",
+                    field, path, parquet)
     return _unix_seconds(dates)
 
 
