@@ -1,0 +1,159 @@
+"""Probes of LightGCN variants that lgrec does not offer, on the Gowalla validation carve-out.
+
+Each probe changes one thing in the "d128 tau.15 decay1" setting of bench/lightgcn_sweep.py
+(full softmax, dimension 128, temperature 0.15, learning rate 0.03 halved after each validation
+without gain; best validation NDCG@20 0.1482 at epoch 17) and prints its validation curve; the
+test file is never read. None rose above that setting, so none became an option; the variants
+live here, in this process only (the probe puts its class in place of LightGCN, or its loss in
+place of the trainer's), so that the figures can be reproduced.
+
+- ``item-bias``: a learned bias per item added to every score (``u . i + b_i``), which could
+  hold item popularity so that the vectors need not: 0.1471 at epoch 20 of 27 (biases from
+  -0.94 to 0.31).
+- ``rescaled``: LightGCN++'s propagation (Lee, Kim and Shin, RecSys 2024): every row scaled to
+  unit norm before each layer, and ``gamma * E0 + (1 - gamma) * mean(E1..EK)``: gamma 0.25
+  (LightGCN's own weight for layer 0): 0.1252; gamma 0.5: 0.1425. The propagated layers'
+  norms no longer grow with training, and the full softmax at this temperature needs them to.
+- ``masked``: each positive's softmax leaves the user's other positives out of the normaliser
+  (``softplus(logsumexp over the row's non-positives - s_pos)``): 0.1473 at epoch 19 of 25.
+- ``layer-weights``: the plain setting's trained model, its layers weighed otherwise at scoring
+  time only: any weighting other than the mean it was trained with is lower (layer 0 at 0.5
+  or 1.5 of the others: 0.1347 / 0.1330; layer 3 at 0.5 / 1.5 / 2: 0.1426 / 0.1448 / 0.1392;
+  layer k at 1/(k+1): 0.1024).
+
+Figures: 2-core Xeon @ 2.80GHz, 2026-12-06, one run each (runs of this setting repeat to the
+last digit on this CPU).
+
+    python bench/lightgcn_probes.py item-bias rescaled masked layer-weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+# lgrec first: it sets OMP_WAIT_POLICY and THP_MEM_ALLOC_ENABLE before torch loads.
+import lgrec  # noqa: F401  # isort: skip
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from lightgcn_sweep import CONFIG, D128_DECAY1, SOFTMAX_BASE  # noqa: E402
+
+import lgrec.models as models  # noqa: E402
+import lgrec.train.trainer as trainer  # noqa: E402
+from lgrec import Recommender  # noqa: E402
+from lgrec.eval.benchmark import BenchConfig, load_split  # noqa: E402
+from lgrec.eval.ranking import dot_scorer, evaluate_ranking  # noqa: E402
+from lgrec.graph import Graph, adjacency_spmm  # noqa: E402
+from lgrec.models.lightgcn import LightGCN  # noqa: E402
+
+SETTING = {**SOFTMAX_BASE, **D128_DECAY1}
+LAYER_WEIGHTS = [(1, 1, 1, 1), (0.5, 1, 1, 1), (1.5, 1, 1, 1), (2, 1, 1, 1), (1, 0.5, 1, 1),
+                 (1, 1.5, 1, 1), (1, 1, 0.5, 1), (1, 1, 1.5, 1), (1, 1, 1, 0.5), (1, 1, 1, 1.5),
+                 (1, 1, 1, 2), (1, 1 / 2, 1 / 3, 1 / 4)]
+
+
+class ItemBiasLightGCN(LightGCN):
+    """LightGCN whose scores add a learned item bias: a constant 1 joins every user vector and
+    the bias every item vector, so ranking stays a dot product."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.item_bias = nn.Parameter(torch.zeros(self.n_items, 1))
+
+    def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
+        users, items = super().forward(graph)
+        ones = torch.ones(users.shape[0], 1, dtype=users.dtype, device=users.device)
+        return torch.cat([users, ones], 1), torch.cat([items, self.item_bias], 1)
+
+
+def rescaled_lightgcn(gamma: float) -> type[LightGCN]:
+    class RescaledLightGCN(LightGCN):
+        """LightGCN++'s propagation: rows to unit norm before each layer, layer 0 weighed gamma."""
+
+        def forward(self, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
+            x0 = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
+            matrix, transpose = self.adjacency_pair(graph)
+            x, total = x0, torch.zeros_like(x0)
+            for _ in range(self.layers):
+                x = adjacency_spmm(matrix, F.normalize(x, dim=1), transpose)
+                total = total + x
+            return self.split_nodes(gamma * x0 + (1 - gamma) * total / self.layers)
+
+    return RescaledLightGCN
+
+
+def masked_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor,
+                        rows: torch.Tensor, cols: torch.Tensor, temperature: float,
+                        **_: object) -> torch.Tensor:
+    """Full softmax whose normaliser, for each positive, leaves out the user's other positives."""
+    scores = (user_vectors @ item_vectors.t()) / temperature
+    negatives = scores.index_put((rows, cols), torch.tensor(-torch.inf))
+    return F.softplus(torch.logsumexp(negatives, dim=1)[rows] - scores[rows, cols]).mean()
+
+
+def fit(train, valid, label: str, epochs: int | None) -> Recommender:
+    params = {**SETTING, "progress": False, **({"epochs": epochs} if epochs else {})}
+    start = time.perf_counter()
+    rec = Recommender("lightgcn", **params).fit(train, valid=valid)
+    curve = [round(row["metrics"]["ndcg@20"], 4) for row in rec.history_]
+    best = max(curve)
+    print(f"{label}: best validation NDCG@20 {best} at epoch {curve.index(best) + 1} of "
+          f"{len(curve)}, {time.perf_counter() - start:.0f} s; curve {curve}", flush=True)
+    return rec
+
+
+def layer_weights(rec: Recommender, train, valid) -> None:
+    model = rec.model_
+    seen, truth = rec.interaction_matrix(train), rec.interaction_matrix(valid)
+    with torch.no_grad():
+        matrix = model.adjacency_pair(Graph.from_csr(seen))[0]
+        layers = [torch.cat([model.user_embedding.weight, model.item_embedding.weight])]
+        for _ in range(model.layers):
+            layers.append(torch.sparse.mm(matrix, layers[-1]))
+    for weights in LAYER_WEIGHTS:
+        if len(weights) != len(layers):
+            continue
+        nodes = sum(w * layer for w, layer in zip(weights, layers, strict=True)) / sum(weights)
+        users, items = model.split_nodes(nodes)
+        metrics = evaluate_ranking(dot_scorer(users, items), truth, exclude=seen, k=[20],
+                                   metrics=["ndcg"]).metrics
+        print(f"layer weights {tuple(round(w, 3) for w in weights)}: validation NDCG@20 "
+              f"{metrics['ndcg@20']:.4f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("probes", nargs="+",
+                        choices=["item-bias", "rescaled", "masked", "layer-weights"])
+    parser.add_argument("--gammas", type=float, nargs="+", default=[0.25, 0.5],
+                        help="Layer-0 weights of the rescaled probe.")
+    parser.add_argument("--epochs", type=int, default=None, help="Cap (a smoke run).")
+    args = parser.parse_args()
+    spec = next(d for d in BenchConfig.from_toml(CONFIG).datasets if d.name == "gowalla")
+    train, valid, _, _ = load_split(spec)
+    plain_loss = trainer.full_softmax_loss
+    for probe in args.probes:
+        if probe == "item-bias":
+            models.MODELS["lightgcn"] = ItemBiasLightGCN
+            fit(train, valid, probe, args.epochs)
+        elif probe == "rescaled":
+            for gamma in args.gammas:
+                models.MODELS["lightgcn"] = rescaled_lightgcn(gamma)
+                fit(train, valid, f"{probe} gamma {gamma:g}", args.epochs)
+        elif probe == "masked":
+            trainer.full_softmax_loss = masked_softmax_loss
+            fit(train, valid, probe, args.epochs)
+        else:
+            layer_weights(fit(train, valid, "plain", args.epochs), train, valid)
+        models.MODELS["lightgcn"] = LightGCN
+        trainer.full_softmax_loss = plain_loss
+
+
+if __name__ == "__main__":
+    main()
