@@ -14,6 +14,7 @@ the whole table, and by lgrec's ``propagate`` (embedding-bag products, in
 process.
 
     python bench/softmax_step.py            # writes the section "softmax-step" of BENCHMARKS.md
+    python bench/softmax_step.py --section softmax-step-no-bf16   # a CPU without bfloat16 products
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from common import machine, publish  # noqa: E402
 from lgrec.graph import Graph, column_ranges, sparse_product  # noqa: E402
 from lgrec.models.lightgcn import propagate  # noqa: E402
 from lgrec.train.losses import _FullSoftmax, full_softmax_loss  # noqa: E402
+from lgrec.train.precision import native_bfloat16, resolve_precision  # noqa: E402
 
 USERS, ITEMS, POSITIVES = 2048, 40981, 27
 GRAPH_USERS, GRAPH_EDGES = 29858, 810128
@@ -200,6 +202,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="Do not touch BENCHMARKS.md.")
+    parser.add_argument("--section", default="softmax-step",
+                        help="BENCHMARKS.md section to write (another machine's figures go to "
+                             "their own section, e.g. softmax-step-no-bf16).")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     loss = {dim: loss_timings(dim, args.repeats) for dim in LOSS_DIMS}
@@ -207,10 +212,12 @@ def main() -> None:
     lines = [
         "## Full-softmax step and propagation at Gowalla's shape",
         "",
-        f"Command: `python bench/softmax_step.py --repeats {args.repeats} --threads {args.threads}`"
-        "  ",
+        f"Command: `python bench/softmax_step.py --repeats {args.repeats} --threads {args.threads}"
+        f"{'' if args.section == 'softmax-step' else ' --section ' + args.section}`  ",
         f"Machine: {machine()}, {args.threads} torch threads; median of {args.repeats} runs "
-        "after one warm-up, all in one process",
+        "after one warm-up, all in one process; bfloat16 products in hardware: "
+        f"{'yes' if native_bfloat16('cpu') else 'no'} (`softmax_precision = \"auto\"` takes "
+        f"{resolve_precision('auto', 'cpu')})",
         "",
         f"Loss, forward and backward: {USERS:,} users x {ITEMS:,} items, "
         f"{POSITIVES} positives a user (`full_softmax_loss`, default block).",
@@ -229,7 +236,7 @@ def main() -> None:
     for (dim, way), seconds in propagation.items():
         whole = propagation[(dim, "MKL CSR, whole table")]
         lines.append(f"| {dim} | {way} | {seconds:.3f} | {whole / seconds:.2f}x |")
-    publish("softmax-step", lines, no_write=args.no_write)
+    publish(args.section, lines, no_write=args.no_write)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ class TrainConfig:
     """Softmax temperature of the ``infonce`` and ``softmax`` losses."""
     softmax_precision: str = "full"
     """Precision of the ``softmax`` loss's users x items matrix products: ``full`` (the
-    embeddings' own, float32) or ``bfloat16`` (about twice as fast on CPUs with AVX512-BF16
-    and on GPUs; gradients within about 2%)."""
+    embeddings' own, float32), ``bfloat16`` (about twice as fast on CPUs with AVX512-BF16
+    and on GPUs, slower on CPUs without them; gradients within about 2%), or ``auto``:
+    bfloat16 where the device has bfloat16 products, else full (:mod:`lgrec.train.precision`)."""
     softmax_heads: int = 1
     """Split the embedding dimensions into this many equal blocks and apply the ``softmax``
     loss to each block's scores, summed (:func:`lgrec.train.losses.full_softmax_loss`): the

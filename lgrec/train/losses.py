@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from lgrec.train.precision import AUTO, resolve_precision
+
 
 def bpr_loss(positive: torch.Tensor, negative: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Bayesian personalised ranking: ``-mean(log sigmoid(s_pos - s_neg))`` over all negatives."""
@@ -177,8 +179,10 @@ class _FullSoftmax(torch.autograd.Function):
 
 
 PRODUCT_DTYPES: dict[str, torch.dtype | None] = {"full": None, "bfloat16": torch.bfloat16}
-"""Precisions :func:`full_softmax_loss` can take its score products in (``full``: the
-vectors' own dtype)."""
+"""Dtypes :func:`full_softmax_loss` can take its score products in (``full``: the vectors'
+own dtype)."""
+PRECISIONS = (*PRODUCT_DTYPES, AUTO)
+"""What ``precision`` may name: a product dtype, or ``auto`` for the device's fastest."""
 
 
 def full_softmax_loss(
@@ -216,8 +220,9 @@ def full_softmax_loss(
     ``precision="bfloat16"`` takes the three users x items matrix products (scores, and the
     two gradient products) with bfloat16 inputs; sums, exponentials and the result stay in the
     vectors' dtype (``full``, the default, casts nothing). About twice as fast on CPUs with
-    AVX512-BF16 and on GPUs; the gradient is then within about 2% (relative norm) of the
-    float32 one.
+    AVX512-BF16 and on GPUs, and slower on CPUs without (:mod:`lgrec.train.precision`); the
+    gradient is then within about 2% (relative norm) of the float32 one. ``auto`` takes
+    bfloat16 where the vectors' device has bfloat16 products, else ``full``.
 
     ``heads > 1`` splits the ``d`` dimensions into ``heads`` equal blocks and sums the loss of
     each block's own scores ``s_h = U_h I_h^T``: independently trained embedding sets, after
@@ -228,8 +233,9 @@ def full_softmax_loss(
     ensemble of ``heads`` models of width ``d / heads`` trained on the same batches, whose
     summed scores are those of one ``d``-wide model.
     """
-    if precision not in PRODUCT_DTYPES:
-        raise ValueError(f"precision must be one of {sorted(PRODUCT_DTYPES)}, got {precision!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    precision = resolve_precision(precision, user_vectors.device)
     if heads < 1 or user_vectors.shape[1] % heads:
         raise ValueError(f"heads must be a positive divisor of the dimension "
                          f"({user_vectors.shape[1]}), got {heads}")

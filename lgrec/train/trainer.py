@@ -20,7 +20,8 @@ from lgrec.models.base import Model
 from lgrec.train.checkpoint import load_checkpoint, save_checkpoint
 from lgrec.train.config import TrainConfig
 from lgrec.train.heap import retained_heap
-from lgrec.train.losses import LOSSES, PRODUCT_DTYPES, full_softmax_loss, gather_rows
+from lgrec.train.losses import LOSSES, PRECISIONS, full_softmax_loss, gather_rows
+from lgrec.train.precision import native_bfloat16, resolve_precision
 from lgrec.train.sampling import UniformSampler
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ class Trainer:
         if cfg.loss not in LOSSES and cfg.loss != FULL_SOFTMAX:
             raise ValueError(f"unknown loss {cfg.loss!r}; available: "
                              f"{', '.join([*LOSSES, FULL_SOFTMAX])}")
-        if cfg.softmax_precision not in PRODUCT_DTYPES:
-            raise ValueError(f"softmax_precision must be one of {', '.join(PRODUCT_DTYPES)}, "
+        if cfg.softmax_precision not in PRECISIONS:
+            raise ValueError(f"softmax_precision must be one of {', '.join(PRECISIONS)}, "
                              f"got {cfg.softmax_precision!r}")
         for option, default in (("softmax_heads", 1), ("user_weight_exponent", 0.0),
                                 ("softmax_normalizer_weight", 1.0)):
@@ -88,6 +89,9 @@ class Trainer:
         parse_metric(metric_name)
         eval_k = sorted(set(cfg.eval_k) | {parse_metric(metric_name)[1]})
         device = torch.device(cfg.device)
+        self.softmax_precision_ = resolve_precision(cfg.softmax_precision, device)
+        if cfg.loss == FULL_SOFTMAX:
+            self._report_precision(device)
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
         model.to(device)
@@ -270,7 +274,7 @@ class Trainer:
                     degrees.astype(np.float64) ** -cfg.user_weight_exponent).to(device)
             user_vectors, item_vectors = model(graph)
             loss = full_softmax_loss(gather_rows(user_vectors, u), item_vectors, r, p,
-                                     cfg.temperature, precision=cfg.softmax_precision,
+                                     cfg.temperature, precision=self.softmax_precision_,
                                      heads=cfg.softmax_heads, row_weights=weights,
                                      normalizer_weight=cfg.softmax_normalizer_weight)
             if cfg.reg:
@@ -278,6 +282,17 @@ class Trainer:
             loss = loss + model.auxiliary_loss(u[r], p)
             total_loss += self.step(optimizer, loss)
         return total_loss, n_batches
+
+    def _report_precision(self, device: torch.device) -> None:
+        cfg = self.config
+        if cfg.softmax_precision == "bfloat16" and not native_bfloat16(device):
+            log.warning("softmax_precision='bfloat16' on a %s without bfloat16 products: they "
+                        "are emulated and slower than full precision here; 'auto' takes "
+                        "bfloat16 only where the hardware has it", device.type)
+        else:
+            log.info("softmax loss: %s score products (softmax_precision=%r)",
+                     "bfloat16" if self.softmax_precision_ == "bfloat16" else "full-precision",
+                     cfg.softmax_precision)
 
     def _decay_on_plateau(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
         """Multiply the learning rate by ``lr_decay`` after every ``lr_decay_patience``

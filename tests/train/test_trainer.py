@@ -67,7 +67,7 @@ def test_dense_and_gathered_negative_scores_train_the_same_model(ml100k_split, m
         assert torch.allclose(value, gathered.state_dict()[name], atol=1e-4), name
 
 
-@pytest.mark.parametrize("precision", ["full", "bfloat16"])
+@pytest.mark.parametrize("precision", ["full", "bfloat16", "auto"])
 def test_full_softmax_training_learns(ml100k_split, precision):
     _, trainer = train(ml100k_split, 4, loss="softmax", batch_size=256, reg=0.0,
                        softmax_precision=precision)
