@@ -5,9 +5,9 @@ Where it does not, torch widens bfloat16 products to float32 and narrows them ba
 slower than float32 ones instead of about twice as fast: on a 2-core Xeon without AVX512-BF16
 the loss step at Gowalla's shape took 4.46 s with bfloat16 products against 2.36 s in float32
 at dimension 512, and 1.58 s against 0.63 s at 128 (BENCHMARKS.md, section
-"softmax-step-no-bf16"; on an EPYC with AVX512-BF16, section "softmax-step": 0.95 s against
-2.15 s and 0.32 s against 0.70 s). ``auto`` therefore takes bfloat16 only where the hardware has
-it.
+"softmax-step-no-bf16"), where on the 2-core EPYC of section "softmax-step" bfloat16 was the
+faster, 0.95 s against 2.15 s and 0.32 s against 0.70 s. ``auto`` therefore takes bfloat16
+only where the hardware has it.
 """
 
 from __future__ import annotations
