@@ -117,8 +117,6 @@ def layer_weights(rec: Recommender, train, valid) -> None:
         for _ in range(model.layers):
             layers.append(torch.sparse.mm(matrix, layers[-1]))
     for weights in LAYER_WEIGHTS:
-        if len(weights) != len(layers):
-            continue
         nodes = sum(w * layer for w, layer in zip(weights, layers, strict=True)) / sum(weights)
         users, items = model.split_nodes(nodes)
         metrics = evaluate_ranking(dot_scorer(users, items), truth, exclude=seen, k=[20],

@@ -85,7 +85,7 @@ def test_bipartite_layout_equals_the_block_matrix():
     np.testing.assert_array_equal(graph.adjacency.to_dense().numpy(), expected.astype(np.float32))
 
 
-def test_column_blocks_cut_a_large_table_into_cache_sized_contiguous_blocks(monkeypatch):
+def test_map_column_blocks_maps_cache_sized_contiguous_blocks_of_a_large_table(monkeypatch):
     import lgrec.graph.adjacency as adjacency
 
     def blocks_seen(x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 import torch
 
@@ -50,26 +48,3 @@ def test_auto_loss_equals_the_loss_of_the_resolved_precision(monkeypatch, native
     assert bfloat != full  # the two precisions differ here, so the equality below tells them apart
     assert auto == (bfloat if native else full)
 
-
-def test_trainer_warns_of_emulated_bfloat16_and_resolves_auto(monkeypatch, caplog, ml100k_split):
-    from lgrec.graph import Graph
-    from lgrec.models import create_model
-    from lgrec.train import TrainConfig, Trainer
-
-    monkeypatch.setattr(precision, "_cpu_has_bfloat16", lambda: False)
-    train_set = ml100k_split[0]
-    graph = Graph.from_interactions(train_set.users_array, train_set.items_array,
-                                    train_set.n_users, train_set.n_items)
-
-    def fit(choice: str) -> Trainer:
-        model = create_model("mf", train_set.n_users, train_set.n_items, dim=8)
-        config = TrainConfig(epochs=1, loss="softmax", softmax_precision=choice,
-                             progress=False, threads=1, batch_size=512)
-        return Trainer(config).fit(model, graph, None)
-
-    with caplog.at_level(logging.INFO, logger="lgrec.train.trainer"):
-        assert fit("auto").softmax_precision_ == "full"
-        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-        assert fit("bfloat16").softmax_precision_ == "bfloat16"
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "emulated" in warnings[0]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pytest
 import torch
 
+import lgrec.train.precision as precision
 from lgrec.graph import Graph
 from lgrec.models import create_model
 from lgrec.train import TrainConfig, Trainer
@@ -73,6 +75,20 @@ def test_full_softmax_training_learns(ml100k_split, precision):
                        softmax_precision=precision)
     scores = [record["metrics"]["ndcg@10"] for record in trainer.history_]
     assert len(scores) == 4 and scores[-1] > scores[0]
+
+
+def test_trainer_warns_of_emulated_bfloat16_and_resolves_auto(monkeypatch, caplog,
+                                                               ml100k_split):
+    monkeypatch.setattr(precision, "_cpu_has_bfloat16", lambda: False)
+    with caplog.at_level(logging.INFO, logger="lgrec.train.trainer"):
+        assert train(ml100k_split, 1, loss="softmax")[1].softmax_precision_ == "full"
+        assert train(ml100k_split, 1, loss="softmax",
+                     softmax_precision="auto")[1].softmax_precision_ == "full"
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert train(ml100k_split, 1, loss="softmax",
+                     softmax_precision="bfloat16")[1].softmax_precision_ == "bfloat16"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "emulated" in warnings[0]
 
 
 def test_unknown_softmax_precision_is_refused_before_training(ml100k_split):
