@@ -26,8 +26,9 @@ this CPU gave the same best figure at the same epoch, their curves up to 0.0003 
 
     python bench/lightgcn_probes.py item-bias rescaled masked layer-weights
 
-Two more, with float32 score products (``--precision full``; this CPU has no bfloat16
-products, so they are twice as fast here), against the plain setting run the same way (``plain``:
+Three more, with float32 score products (``--precision full``; this CPU has no bfloat16
+products, and its loss step at dimension 128 takes 0.63 s in float32 against 1.58 s in
+bfloat16, BENCHMARKS.md section "softmax-step-no-bf16"), against the plain setting run the same way (``plain``:
 0.1481 at epoch 17 of 23, against 0.1482 with bfloat16 products):
 
 - ``whole-table-l2``: the L2 term on every item's embedding each step rather than on the
@@ -36,11 +37,15 @@ products, so they are twice as fast here), against the plain setting run the sam
   0.03, 0.1459 at 0.1, 0.1287 at 0.2, 0.1114 at 0.3.
 - ``drop-edge``: each training step propagates over a fresh random share of the interactions,
   normalised again (DropEdge; the edge dropout of SGL): keeping 0.9, 0.1474; 0.8, 0.1461.
+- ``two-sided``: the full softmax plus, weighed ``w``, its item-side mirror, each positive
+  item's softmax over the batch's 2,048 users (the in-batch two-sided loss of dual encoders).
+  It learns faster at first (epoch 2: 0.1105 at ``w`` = 1 against 0.1038) and peaks lower:
+  0.1416 at ``w`` = 1, 0.1452 at 0.3.
 
 Figures: the same Xeon, 2026-12-06 and 07, one run each.
 
-    python bench/lightgcn_probes.py plain whole-table-l2 drop-edge --precision full \
-        --regs 0.03 0.1 0.2 0.3 --keeps 0.9 0.8
+    python bench/lightgcn_probes.py plain whole-table-l2 drop-edge two-sided --precision full \
+        --regs 0.03 0.1 0.2 0.3 --keeps 0.9 0.8 --sides 1 0.3
 """
 
 from __future__ import annotations
@@ -142,6 +147,22 @@ def masked_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor,
     return F.softplus(torch.logsumexp(negatives, dim=1)[rows] - scores[rows, cols]).mean()
 
 
+def two_sided_softmax_loss(weight: float, plain_loss):
+    """The full softmax plus ``weight`` times its item-side mirror: each positive item's
+    softmax over the batch's users (the in-batch two-sided loss of dual encoders)."""
+
+    def loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, rows: torch.Tensor,
+             cols: torch.Tensor, temperature: float, **options: object) -> torch.Tensor:
+        user_side = plain_loss(user_vectors, item_vectors, rows, cols, temperature, **options)
+        positives = torch.unique(cols)
+        scores = (user_vectors @ item_vectors[positives].t()) / temperature
+        column = torch.searchsorted(positives, cols)
+        item_side = torch.logsumexp(scores, dim=0)[column] - scores[rows, column]
+        return user_side + weight * item_side.mean()
+
+    return loss
+
+
 def fit(train, valid, label: str, epochs: int | None, **changes: object) -> Recommender:
     params = {**SETTING, "progress": False, **({"epochs": epochs} if epochs else {}), **changes}
     start = time.perf_counter()
@@ -174,13 +195,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("probes", nargs="+",
                         choices=["plain", "item-bias", "rescaled", "masked", "layer-weights",
-                                 "whole-table-l2", "drop-edge"])
+                                 "whole-table-l2", "drop-edge", "two-sided"])
     parser.add_argument("--gammas", type=float, nargs="+", default=[0.25, 0.5],
                         help="Layer-0 weights of the rescaled probe.")
     parser.add_argument("--regs", type=float, nargs="+", default=[0.1, 0.03],
                         help="L2 weights of the whole-table-l2 probe.")
     parser.add_argument("--keeps", type=float, nargs="+", default=[0.9],
                         help="Shares of the interactions the drop-edge probe keeps a step.")
+    parser.add_argument("--sides", type=float, nargs="+", default=[1.0],
+                        help="Weights of the two-sided probe's item-side term.")
     parser.add_argument("--precision", choices=["bfloat16", "full"], default="bfloat16",
                         help="Score products of every probe, the plain setting's included "
                              "(bfloat16, the setting's own, is the slower on CPUs without "
@@ -205,6 +228,10 @@ def main() -> None:
             for keep in args.keeps:
                 models.MODELS["lightgcn"] = edge_dropping_lightgcn(keep)
                 fit(train, valid, f"{probe} keep {keep:g}", args.epochs)
+        elif probe == "two-sided":
+            for weight in args.sides:
+                trainer.full_softmax_loss = two_sided_softmax_loss(weight, plain_loss)
+                fit(train, valid, f"{probe} weight {weight:g}", args.epochs)
         elif probe == "rescaled":
             for gamma in args.gammas:
                 models.MODELS["lightgcn"] = rescaled_lightgcn(gamma)
