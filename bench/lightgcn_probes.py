@@ -26,10 +26,10 @@ this CPU gave the same best figure at the same epoch, their curves up to 0.0003 
 
     python bench/lightgcn_probes.py item-bias rescaled masked layer-weights
 
-Three more, with float32 score products (``--precision full``; this CPU has no bfloat16
+Three more, with float32 score products (``--precision full``: this CPU has no bfloat16
 products, and its loss step at dimension 128 takes 0.63 s in float32 against 1.58 s in
-bfloat16, BENCHMARKS.md section "softmax-step-no-bf16"), against the plain setting run the same way (``plain``:
-0.1481 at epoch 17 of 23, against 0.1482 with bfloat16 products):
+bfloat16, BENCHMARKS.md section "softmax-step-no-bf16"), against the plain setting run the
+same way (``plain``: 0.1481 at epoch 17 of 23, against 0.1482 with bfloat16 products):
 
 - ``whole-table-l2``: the L2 term on every item's embedding each step rather than on the
   batch's positives only (LightGCN penalises the parameters a batch touches, and a full-softmax
@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # lgrec first: it sets OMP_WAIT_POLICY and THP_MEM_ALLOC_ENABLE before torch loads.
@@ -147,9 +148,11 @@ def masked_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor,
     return F.softplus(torch.logsumexp(negatives, dim=1)[rows] - scores[rows, cols]).mean()
 
 
-def two_sided_softmax_loss(weight: float, plain_loss):
+def two_sided_softmax_loss(weight: float, plain_loss: Callable[..., torch.Tensor]
+                           ) -> Callable[..., torch.Tensor]:
     """The full softmax plus ``weight`` times its item-side mirror: each positive item's
-    softmax over the batch's users (the in-batch two-sided loss of dual encoders)."""
+    softmax over the batch's users (the in-batch two-sided loss of dual encoders), whose
+    scores are taken in the vectors' own precision."""
 
     def loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, rows: torch.Tensor,
              cols: torch.Tensor, temperature: float, **options: object) -> torch.Tensor:
