@@ -26,7 +26,7 @@ this CPU gave the same best figure at the same epoch, their curves up to 0.0003 
 
     python bench/lightgcn_probes.py item-bias rescaled masked layer-weights
 
-Three more, with float32 score products (``--precision full``: this CPU has no bfloat16
+Four more, with float32 score products (``--precision full``: this CPU has no bfloat16
 products, and its loss step at dimension 128 takes 0.63 s in float32 against 1.58 s in
 bfloat16, BENCHMARKS.md section "softmax-step-no-bf16"), against the plain setting run the
 same way (``plain``: 0.1481 at epoch 17 of 23, against 0.1482 with bfloat16 products):
@@ -41,16 +41,30 @@ same way (``plain``: 0.1481 at epoch 17 of 23, against 0.1482 with bfloat16 prod
   item's softmax over the batch's 2,048 users (the in-batch two-sided loss of dual encoders).
   It learns faster at first (epoch 2: 0.1105 at ``w`` = 1 against 0.1038) and peaks lower:
   0.1416 at ``w`` = 1, 0.1452 at 0.3.
+- ``ccl``: SimpleX's cosine contrastive loss (Mao et al., CIKM 2021) in place of the softmax,
+  its negatives every item: ``1 - cos(u, i)`` per positive plus a weight times the user's mean
+  of ``max(0, cos(u, j) - margin)`` over all items, with cosine scores (``normalize=True``),
+  no L2 term. At margin 0.9, weight 150 and learning rate 0.02 it is level with plain: 0.1485
+  at epoch 28 of 34, 0.0004 above plain, about the 0.0003 by which two runs of plain differ at
+  an epoch; and it is slower to get there (plain passes 0.1470 at epoch 14, this at 26). Every
+  other setting tried is lower: learning rate 0.05, 0.1445; margin 0.8, 0.1465; margin 0.95,
+  0.1466; weight 50, 0.1347; weight 300, 0.1355. Not kept: no gain to carry to dimension 512,
+  where its slower climb would also cost more epochs of the 15 minutes.
 
 Figures: the same Xeon, 2026-12-06 and 07, one run each.
 
     python bench/lightgcn_probes.py plain whole-table-l2 drop-edge two-sided --precision full \
         --regs 0.03 0.1 0.2 0.3 --keeps 0.9 0.8 --sides 1 0.3
+    python bench/lightgcn_probes.py ccl --precision full --margins 0.8 0.9 0.95 --ccl-lrs 0.02
+    python bench/lightgcn_probes.py ccl --precision full --ccl-lrs 0.05
+    python bench/lightgcn_probes.py ccl --precision full --ccl-lrs 0.02 --negative-weight 50
+    python bench/lightgcn_probes.py ccl --precision full --ccl-lrs 0.02 --negative-weight 300
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections.abc import Callable
@@ -166,6 +180,20 @@ def two_sided_softmax_loss(weight: float, plain_loss: Callable[..., torch.Tensor
     return loss
 
 
+def cosine_contrastive_loss(margin: float, weight: float) -> Callable[..., torch.Tensor]:
+    """SimpleX's cosine contrastive loss (Mao et al., CIKM 2021) over every item:
+    ``1 - cos(u, i)`` for each positive plus ``weight`` times the user's mean over all items of
+    ``max(0, cos(u, j) - margin)``. The vectors come in normalised (``normalize=True``)."""
+
+    def loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, rows: torch.Tensor,
+             cols: torch.Tensor, temperature: float, **_: object) -> torch.Tensor:
+        cosines = user_vectors @ item_vectors.t()
+        negatives = F.relu(cosines - margin).mean(dim=1)
+        return (1 - cosines[rows, cols] + weight * negatives[rows]).mean()
+
+    return loss
+
+
 def fit(train, valid, label: str, epochs: int | None, **changes: object) -> Recommender:
     params = {**SETTING, "progress": False, **({"epochs": epochs} if epochs else {}), **changes}
     start = time.perf_counter()
@@ -198,7 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("probes", nargs="+",
                         choices=["plain", "item-bias", "rescaled", "masked", "layer-weights",
-                                 "whole-table-l2", "drop-edge", "two-sided"])
+                                 "whole-table-l2", "drop-edge", "two-sided", "ccl"])
     parser.add_argument("--gammas", type=float, nargs="+", default=[0.25, 0.5],
                         help="Layer-0 weights of the rescaled probe.")
     parser.add_argument("--regs", type=float, nargs="+", default=[0.1, 0.03],
@@ -207,6 +235,12 @@ def main() -> None:
                         help="Shares of the interactions the drop-edge probe keeps a step.")
     parser.add_argument("--sides", type=float, nargs="+", default=[1.0],
                         help="Weights of the two-sided probe's item-side term.")
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.9],
+                        help="Margins of the ccl probe.")
+    parser.add_argument("--ccl-lrs", type=float, nargs="+", default=[0.005],
+                        help="Learning rates of the ccl probe.")
+    parser.add_argument("--negative-weight", type=float, default=150.0,
+                        help="Weight of the ccl probe's negative term.")
     parser.add_argument("--precision", choices=["bfloat16", "full"], default="bfloat16",
                         help="Score products of every probe, the plain setting's included "
                              "(bfloat16, the setting's own, is the slower on CPUs without "
@@ -235,6 +269,11 @@ def main() -> None:
             for weight in args.sides:
                 trainer.full_softmax_loss = two_sided_softmax_loss(weight, plain_loss)
                 fit(train, valid, f"{probe} weight {weight:g}", args.epochs)
+        elif probe == "ccl":
+            for margin, lr in itertools.product(args.margins, args.ccl_lrs):
+                trainer.full_softmax_loss = cosine_contrastive_loss(margin, args.negative_weight)
+                fit(train, valid, f"{probe} margin {margin:g} weight {args.negative_weight:g} "
+                    f"lr {lr:g}", args.epochs, normalize=True, reg=0.0, lr=lr)
         elif probe == "rescaled":
             for gamma in args.gammas:
                 models.MODELS["lightgcn"] = rescaled_lightgcn(gamma)
