@@ -89,6 +89,7 @@ from lgrec.eval.benchmark import BenchConfig, load_split  # noqa: E402
 from lgrec.eval.ranking import dot_scorer, evaluate_ranking  # noqa: E402
 from lgrec.graph import Graph, adjacency_spmm  # noqa: E402
 from lgrec.models.lightgcn import LightGCN  # noqa: E402
+from lgrec.train.losses import PRECISIONS  # noqa: E402
 
 SETTING = {**SOFTMAX_BASE, **D128_DECAY1}
 LAYER_WEIGHTS = [(1, 1, 1, 1), (0.5, 1, 1, 1), (1.5, 1, 1, 1), (2, 1, 1, 1), (1, 0.5, 1, 1),
@@ -242,10 +243,10 @@ def main() -> None:
                         help="Learning rates of the ccl probe.")
     parser.add_argument("--negative-weight", type=float, default=150.0,
                         help="Weight of the ccl probe's negative term.")
-    parser.add_argument("--precision", choices=["bfloat16", "full"], default="bfloat16",
+    parser.add_argument("--precision", choices=PRECISIONS, default="bfloat16",
                         help="Score products of every probe, the plain setting's included "
                              "(bfloat16, the setting's own, is the slower on CPUs without "
-                             "bfloat16 products).")
+                             "bfloat16 products; auto takes it only where they exist).")
     parser.add_argument("--epochs", type=int, default=None, help="Cap (a smoke run).")
     args = parser.parse_args()
     spec = next(d for d in BenchConfig.from_toml(CONFIG).datasets if d.name == "gowalla")

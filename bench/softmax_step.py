@@ -210,7 +210,8 @@ def main() -> None:
     loss = {dim: loss_timings(dim, args.repeats) for dim in LOSS_DIMS}
     propagation = propagation_timings(args.repeats)
     lines = [
-        "## Full-softmax step and propagation at Gowalla's shape",
+        "## Full-softmax step and propagation at Gowalla's shape"
+        f"{'' if native_bfloat16('cpu') else ', on a CPU without bfloat16 products'}",
         "",
         f"Command: `python bench/softmax_step.py --repeats {args.repeats} --threads {args.threads}"
         f"{'' if args.section == 'softmax-step' else ' --section ' + args.section}`  ",

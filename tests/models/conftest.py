@@ -4,7 +4,7 @@ popularity floor, and the save/load round trip."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +37,7 @@ def popularity_ndcg(ml100k_split: Split) -> float:
 
 
 @pytest.fixture
-def check_round_trip(ml100k_split: Split, tmp_path: Any) -> Callable[[Recommender], Recommender]:
+def check_round_trip(ml100k_split: Split, tmp_path: Path) -> Callable[[Recommender], Recommender]:
     """Saves a fitted recommender, loads it back and checks that the copy recommends and
     evaluates as the original does; returns the copy."""
     test = ml100k_split[2]

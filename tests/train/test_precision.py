@@ -47,4 +47,3 @@ def test_auto_loss_equals_the_loss_of_the_resolved_precision(monkeypatch, native
     full = full_softmax_loss(users, items, rows, cols, 0.2, precision="full")
     assert bfloat != full  # the two precisions differ here, so the equality below tells them apart
     assert auto == (bfloat if native else full)
-
