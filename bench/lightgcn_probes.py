@@ -60,6 +60,23 @@ Figures: the same Xeon, 2026-12-06 and 07, one run each.
     python bench/lightgcn_probes.py ccl --precision full --ccl-lrs 0.05
     python bench/lightgcn_probes.py ccl --precision full --ccl-lrs 0.02 --negative-weight 50
     python bench/lightgcn_probes.py ccl --precision full --ccl-lrs 0.02 --negative-weight 300
+
+Two more the same way, on a 2-core AMD EPYC without AVX-512 (so without bfloat16 products
+either; not the EPYC of BENCHMARKS.md's section "softmax-step"), where the plain setting gives
+the Xeon's figure again (0.1481 at epoch 17 of 23). Neither rose above it; neither is kept:
+
+- ``bpr-mix``: the full softmax plus, weighed ``w``, BPR on each positive against one item
+  drawn uniformly (LightGCN's own loss, whose uniform negatives leave popular items high, the
+  way Gowalla's test file leans): ``w`` = 1, 0.1477 (its curve within 0.0014 of plain's at
+  each of the 23 epochs both ran); 3, 0.1466; 10, 0.1425.
+- ``adam-betas``: Adam's second-moment decay 0.99 instead of 0.999 (the first 0.9, as
+  before), a shorter memory of the gradients' scale: 0.1481 at epoch 16 of 22, level with
+  plain.
+
+Figures: 2026-12-07, one run each.
+
+    python bench/lightgcn_probes.py bpr-mix plain adam-betas --precision full --bpr-weights 1
+    python bench/lightgcn_probes.py bpr-mix --precision full --bpr-weights 10 3
 """
 
 from __future__ import annotations
@@ -196,6 +213,33 @@ def cosine_contrastive_loss(margin: float, weight: float) -> Callable[..., torch
     return loss
 
 
+def bpr_mixed_loss(weight: float, plain_loss: Callable[..., torch.Tensor]
+                   ) -> Callable[..., torch.Tensor]:
+    """The full softmax plus ``weight`` times BPR (Rendle et al., UAI 2009) on each positive
+    against one item drawn uniformly, LightGCN's own loss: uniform negatives push down rarely
+    seen items and leave popular ones high, where the softmax's normaliser weighs every item by
+    its score."""
+
+    def loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, rows: torch.Tensor,
+             cols: torch.Tensor, temperature: float, **options: object) -> torch.Tensor:
+        softmax = plain_loss(user_vectors, item_vectors, rows, cols, temperature, **options)
+        negatives = torch.randint(item_vectors.shape[0], cols.shape, device=cols.device)
+        users = user_vectors[rows]
+        margins = (users * (item_vectors[cols] - item_vectors[negatives])).sum(dim=1)
+        return softmax - weight * F.logsigmoid(margins).mean()
+
+    return loss
+
+
+def adam_with(betas: tuple[float, float]) -> Callable[..., torch.optim.Optimizer]:
+    """``Trainer.optimizer_for`` with Adam's moment decay rates set to ``betas``."""
+
+    def optimizer_for(self: trainer.Trainer, model: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(model.parameters(), lr=self.config.lr, betas=betas, fused=True)
+
+    return optimizer_for
+
+
 def fit(train, valid, label: str, epochs: int | None, **changes: object) -> Recommender:
     params = {**SETTING, "progress": False, **({"epochs": epochs} if epochs else {}), **changes}
     start = time.perf_counter()
@@ -228,7 +272,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("probes", nargs="+",
                         choices=["plain", "item-bias", "rescaled", "masked", "layer-weights",
-                                 "whole-table-l2", "drop-edge", "two-sided", "ccl"])
+                                 "whole-table-l2", "drop-edge", "two-sided", "ccl", "bpr-mix",
+                                 "adam-betas"])
     parser.add_argument("--gammas", type=float, nargs="+", default=[0.25, 0.5],
                         help="Layer-0 weights of the rescaled probe.")
     parser.add_argument("--regs", type=float, nargs="+", default=[0.1, 0.03],
@@ -243,6 +288,11 @@ def main() -> None:
                         help="Learning rates of the ccl probe.")
     parser.add_argument("--negative-weight", type=float, default=150.0,
                         help="Weight of the ccl probe's negative term.")
+    parser.add_argument("--bpr-weights", type=float, nargs="+", default=[1.0],
+                        help="Weights of the bpr-mix probe's BPR term.")
+    parser.add_argument("--betas", type=float, nargs=2, action="append",
+                        help="Adam's (beta1, beta2) for the adam-betas probe (repeatable; "
+                             "default 0.9 0.99).")
     parser.add_argument("--precision", choices=PRECISIONS, default="bfloat16",
                         help="Score products of every probe, the plain setting's included "
                              "(bfloat16, the setting's own, is the slower on CPUs without "
@@ -252,6 +302,7 @@ def main() -> None:
     spec = next(d for d in BenchConfig.from_toml(CONFIG).datasets if d.name == "gowalla")
     train, valid, _, _ = load_split(spec)
     plain_loss = trainer.full_softmax_loss
+    plain_optimizer = trainer.Trainer.optimizer_for
     SETTING["softmax_precision"] = args.precision
     for probe in args.probes:
         if probe == "plain":
@@ -276,6 +327,14 @@ def main() -> None:
                 trainer.full_softmax_loss = cosine_contrastive_loss(margin, args.negative_weight)
                 fit(train, valid, f"{probe} margin {margin:g} weight {args.negative_weight:g} "
                     f"lr {lr:g}", args.epochs, normalize=True, reg=0.0, lr=lr)
+        elif probe == "bpr-mix":
+            for weight in args.bpr_weights:
+                trainer.full_softmax_loss = bpr_mixed_loss(weight, plain_loss)
+                fit(train, valid, f"{probe} weight {weight:g}", args.epochs)
+        elif probe == "adam-betas":
+            for betas in args.betas or [(0.9, 0.99)]:
+                trainer.Trainer.optimizer_for = adam_with(tuple(betas))
+                fit(train, valid, f"{probe} {betas[0]:g} {betas[1]:g}", args.epochs)
         elif probe == "rescaled":
             for gamma in args.gammas:
                 models.MODELS["lightgcn"] = rescaled_lightgcn(gamma)
@@ -287,6 +346,7 @@ def main() -> None:
             layer_weights(fit(train, valid, "plain", args.epochs), train, valid)
         models.MODELS["lightgcn"] = LightGCN
         trainer.full_softmax_loss = plain_loss
+        trainer.Trainer.optimizer_for = plain_optimizer
 
 
 if __name__ == "__main__":
