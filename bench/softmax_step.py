@@ -216,9 +216,8 @@ def main() -> None:
         f"Command: `python bench/softmax_step.py --repeats {args.repeats} --threads {args.threads}"
         f"{'' if args.section == 'softmax-step' else ' --section ' + args.section}`  ",
         f"Machine: {machine()}, {args.threads} torch threads; median of {args.repeats} runs "
-        "after one warm-up, all in one process; bfloat16 products in hardware: "
-        f"{'yes' if native_bfloat16('cpu') else 'no'} (`softmax_precision = \"auto\"` takes "
-        f"{resolve_precision('auto', 'cpu')})",
+        "after one warm-up, all in one process; `softmax_precision = \"auto\"` takes "
+        f"{resolve_precision('auto', 'cpu')} here",
         "",
         f"Loss, forward and backward: {USERS:,} users x {ITEMS:,} items, "
         f"{POSITIVES} positives a user (`full_softmax_loss`, default block).",

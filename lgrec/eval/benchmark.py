@@ -477,10 +477,14 @@ def _duration(seconds: float) -> str:
 
 
 def machine_description() -> str:
-    """CPU model, usable cores, memory, Python and torch versions, GPU when torch sees one."""
+    """CPU model and whether it has bfloat16 products (which decides the speed of the
+    ``softmax`` loss, :mod:`lgrec.train.precision`: two CPUs of the same model name may differ),
+    usable cores, memory, Python and torch versions, GPU when torch sees one."""
     import os
 
     import torch
+
+    from lgrec.train.precision import native_bfloat16
 
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -499,6 +503,7 @@ def machine_description() -> str:
     except OSError:
         pass
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", CPU only"
+    cpu += f" ({'with' if native_bfloat16('cpu') else 'without'} bfloat16 products)"
     return (f"{cpu}, {cores} cores{memory}{gpu}, Python {platform.python_version()}, "
             f"torch {torch.__version__}")
 

@@ -233,6 +233,19 @@ def test_from_json_writes_the_table_from_rows_run_elsewhere_one_at_a_time(tmp_pa
     assert machine_line.endswith("a lent box, GPU Example 9000 (rows: gf)")
 
 
+@pytest.mark.parametrize(("has_bfloat16", "word"), [(True, "with"), (False, "without")])
+def test_machine_description_says_whether_the_cpu_has_bfloat16_products(
+        monkeypatch: pytest.MonkeyPatch, has_bfloat16: bool, word: str) -> None:
+    # Two CPUs of one model name ("AMD EPYC") can differ in this, and with it in the speed of
+    # the softmax rows.
+    from lgrec.train import precision
+
+    monkeypatch.setattr(precision, "_cpu_has_bfloat16", lambda: has_bfloat16)
+    description = machine_description()
+    assert f" ({word} bfloat16 products), " in description
+    assert description.index(word) < description.index(" cores")
+
+
 def test_epochs_cell_names_the_refit():
     from lgrec.eval.benchmark import _epochs_cell
 
