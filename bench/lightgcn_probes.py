@@ -235,7 +235,8 @@ def adam_with(betas: tuple[float, float]) -> Callable[..., torch.optim.Optimizer
     """``Trainer.optimizer_for`` with Adam's moment decay rates set to ``betas``."""
 
     def optimizer_for(self: trainer.Trainer, model: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adam(model.parameters(), lr=self.config.lr, betas=betas, fused=True)
+        fused = torch.device(self.config.device).type in ("cpu", "cuda")
+        return torch.optim.Adam(model.parameters(), lr=self.config.lr, betas=betas, fused=fused)
 
     return optimizer_for
 
