@@ -231,12 +231,16 @@ def bpr_mixed_loss(weight: float, plain_loss: Callable[..., torch.Tensor]
     return loss
 
 
-def adam_with(betas: tuple[float, float]) -> Callable[..., torch.optim.Optimizer]:
-    """``Trainer.optimizer_for`` with Adam's moment decay rates set to ``betas``."""
+def adam_with(betas: tuple[float, float], plain_optimizer_for: Callable[..., torch.optim.Optimizer]
+              ) -> Callable[..., torch.optim.Optimizer]:
+    """``Trainer.optimizer_for`` (``plain_optimizer_for``) with Adam's moment decay rates set to
+    ``betas``, which Adam reads from its parameter groups at every step."""
 
     def optimizer_for(self: trainer.Trainer, model: nn.Module) -> torch.optim.Optimizer:
-        fused = torch.device(self.config.device).type in ("cpu", "cuda")
-        return torch.optim.Adam(model.parameters(), lr=self.config.lr, betas=betas, fused=fused)
+        optimizer = plain_optimizer_for(self, model)
+        for group in optimizer.param_groups:
+            group["betas"] = betas
+        return optimizer
 
     return optimizer_for
 
@@ -334,7 +338,7 @@ def main() -> None:
                 fit(train, valid, f"{probe} weight {weight:g}", args.epochs)
         elif probe == "adam-betas":
             for betas in args.betas or [(0.9, 0.99)]:
-                trainer.Trainer.optimizer_for = adam_with(tuple(betas))
+                trainer.Trainer.optimizer_for = adam_with(tuple(betas), plain_optimizer)
                 fit(train, valid, f"{probe} {betas[0]:g} {betas[1]:g}", args.epochs)
         elif probe == "rescaled":
             for gamma in args.gammas:
