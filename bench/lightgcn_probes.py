@@ -84,10 +84,9 @@ One more on the same EPYC, the same way, not kept:
   its score lowered by ``m`` in its own term and in the normaliser, so that a positive keeps
   pulling until it leads the other items by ``m``. Level with plain at every margin tried
   (in score units; the temperature is 0.15): 0.05, 0.1481; 0.15, 0.1482; 0.5, 0.1481; 1.0,
-  0.1482, all at epoch 17 of 23, each curve within 0.0004 of plain's at every epoch. The
-  margin changes a positive's gradient only by ``p (1 - exp(-m / t))``, ``p`` its share of the
-  normaliser over all 40,981 items, so where positives hold little of that share it changes
-  next to nothing.
+  0.1482, all at epoch 17 of 23, each curve within 0.0004 of plain's at every epoch. Where a
+  positive holds a small share ``p`` of its row's normaliser over all 40,981 items, the
+  margin changes the gradient of its logit by about ``p (1 - exp(-m / t))``, at most ``p``.
 
 Figures: 2026-12-07, one run each.
 
