@@ -6,7 +6,7 @@ CPU run. Prints the validation curve of each setting (the test file is never rea
 them to a JSON file, one entry per setting, as soon as each ends (a cut-off run keeps the
 settings before).
 
-Five families (the last on MovieLens-100K):
+Six families (the last on MovieLens-100K):
 
 - ``infonce``: sampled softmax, 2,048 shared negatives, batch 8,192, dimension 64; capped at
   13 epochs (the CPU row's epoch count); curves of validation NDCG@10.
@@ -49,6 +49,16 @@ Five families (the last on MovieLens-100K):
   products in the loss, on the CPU: validation NDCG@20 0.1500 at epoch 12 (that row: 0.1501,
   also at epoch 12), 28 s an epoch against 20. Results:
   bench/results/lightgcn_precision_sweep.json.
+- ``bpr``: LightGCN's own loss, BPR, at its paper's dimension 64, L2 1e-4 and three layers,
+  with batches of 16,384 and several negatives per positive (the paper's batch of 2,048 with
+  one negative costs a CPU about a minute an epoch, and the paper trains up to 1,000), each
+  setting 8 minutes of training, validated every 5 epochs, on a 2-core EPYC without bfloat16
+  products (2026-12-07). 16 negatives, learning rate 0.01: 40 epochs, validation NDCG@20
+  0.0886 / 0.0987 / 0.1050 / 0.1103 / 0.1128 / 0.1157 / 0.1190 / 0.1208 at epochs 5 to 40; 64
+  negatives, learning rate 0.05: 15 epochs, 0.1089 / 0.1176 / 0.1205 at epochs 5 / 10 / 15.
+  Both still rose when cut off, by 0.0018 and 0.0029 over their last five epochs (about 1 and
+  2.7 minutes); the full softmax at dimension 128 reaches 0.1481 at its epoch 17, about 5.5
+  minutes in, on the same CPU (bench/lightgcn_probes.py ``plain``), so no BPR row was added.
 - ``softmax-small``: the full softmax on MovieLens-100K's split (``--config
   bench/configs/ml100k.toml --dataset ml-100k``) under that table's protocol (at most 300
   epochs, validation NDCG@10, patience 10). Results:
@@ -58,6 +68,7 @@ Five families (the last on MovieLens-100K):
   gives 0.2213 / 0.2244 and 0.1830 / 0.1789 (seeds 2020 / 7).
 
     python bench/lightgcn_sweep.py --family softmax --device cuda --json OUT.json
+    python bench/lightgcn_sweep.py --family bpr
 """
 
 from __future__ import annotations
@@ -90,6 +101,12 @@ D128_DECAY1 = dict(temperature=0.15, lr_decay_patience=1, epochs=40)
 # The "d512 tau.15 decay1 long" setting, which the d512 Gowalla row took; the settings after it
 # change one thing each.
 D512_LONG = dict(dim=512, epochs=24, temperature=0.15, lr_decay_patience=1)
+
+# LightGCN's own loss, BPR, at dimension 64 (the paper's) with the large batches and many
+# negatives that let a CPU make many epochs in the 15 minutes, validated every 5 epochs; each
+# setting gets 8 minutes of training.
+BPR_BASE = dict(dim=64, layers=3, loss="bpr", reg=1e-4, batch_size=16384, eval_every=5,
+                patience=100, epochs=1000, max_seconds=480, metric="ndcg@20", threads=2)
 
 # The "lightgcn (full softmax, 15 min)" row's setting, with its stopping rule, on the CPU.
 ROW_15MIN_BASE = {**SOFTMAX_BASE, "dim": 256, "temperature": 0.15, "lr_decay_patience": 1,
@@ -236,6 +253,10 @@ FAMILIES: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
     # The precision of the full softmax's users x items products on the same setting and
     # stopping rule: float32 against the bfloat16 of the Gowalla rows; run on the 2-core CPU.
     "precision": (ROW_15MIN_BASE, {"float32 products": dict(softmax_precision="full")}),
+    "bpr": (BPR_BASE, {
+        "d64 b16384 n16 lr.01": dict(negatives=16, lr=0.01),
+        "d64 b16384 n64 lr.05": dict(negatives=64, lr=0.05),
+    }),
     # MovieLens-100K (--config bench/configs/ml100k.toml --dataset ml-100k): the full softmax
     # chosen on that split's own validation part, under the ML-100K table's protocol (at most
     # 300 epochs, validation NDCG@10, patience 10).
@@ -308,10 +329,12 @@ def main() -> None:
         elapsed = [round(r["elapsed_s"], 1) for r in rec.history_]
         curves[name] = curve if args.family == "infonce" else {
             "params": override, "metric": metric, "seconds": round(seconds, 1), "curve": curve}
+        validated = [r["epoch"] for r in rec.history_]
         best = max(curve)
         print(f"{name}: {seconds:.0f}s, best valid {metric} {best} at epoch "
-              f"{curve.index(best) + 1} of {len(curve)}: {curve}; seconds into training at "
-              f"each validation: {elapsed}", flush=True)
+              f"{validated[curve.index(best)]} of {rec.epochs_}: {curve}; epochs "
+              f"validated: {validated}; seconds into training at each validation: {elapsed}",
+              flush=True)
         if args.json:
             args.json.write_text(json.dumps(curves, indent=1))
 
