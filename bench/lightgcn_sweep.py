@@ -50,8 +50,9 @@ Six families (the last on MovieLens-100K):
   also at epoch 12), 28 s an epoch against 20. Results:
   bench/results/lightgcn_precision_sweep.json.
 - ``bpr``: LightGCN's own loss, BPR, at its paper's dimension 64, L2 1e-4 and three layers,
-  with batches of 16,384 and several negatives per positive (the paper's batch of 2,048 with
-  one negative costs a CPU about a minute an epoch, and the paper trains up to 1,000), each
+  with batches of 16,384 and several negatives per positive (with the paper's batch of 2,048
+  and one negative, fits of one and three epochs on all of train.txt take 47 and 121 s here,
+  about 37 s a further epoch, and the paper trains up to 1,000), each
   setting 8 minutes of training, validated every 5 epochs, on a 2-core EPYC without bfloat16
   products (2026-12-07). 16 negatives, learning rate 0.01: 40 epochs, validation NDCG@20
   0.0886 / 0.0987 / 0.1050 / 0.1103 / 0.1128 / 0.1157 / 0.1190 / 0.1208 at epochs 5 to 40; 64
