@@ -50,11 +50,10 @@ Six families (the last on MovieLens-100K):
   also at epoch 12), 28 s an epoch against 20. Results:
   bench/results/lightgcn_precision_sweep.json.
 - ``bpr``: LightGCN's own loss, BPR, at its paper's dimension 64, L2 1e-4 and three layers,
-  with batches of 16,384 and several negatives per positive (with the paper's batch of 2,048
-  and one negative, fits of one and three epochs on all of train.txt take 47 and 121 s here,
-  about 37 s a further epoch, and the paper trains up to 1,000), each
-  setting 8 minutes of training, validated every 5 epochs, on a 2-core EPYC without bfloat16
-  products (2026-12-07). 16 negatives, learning rate 0.01: 40 epochs, validation NDCG@20
+  with batches of 16,384 and several negatives per positive (the paper's batch of 2,048 makes
+  eight times the steps an epoch, each a propagation over the whole graph, and the paper
+  trains up to 1,000 epochs), each setting 8 minutes of training, validated every 5 epochs,
+  on a 2-core EPYC without bfloat16 products (2026-12-07). 16 negatives, learning rate 0.01: 40 epochs, validation NDCG@20
   0.0886 / 0.0987 / 0.1050 / 0.1103 / 0.1128 / 0.1157 / 0.1190 / 0.1208 at epochs 5 to 40; 64
   negatives, learning rate 0.05: 15 epochs, 0.1089 / 0.1176 / 0.1205 at epochs 5 / 10 / 15.
   Both still rose when cut off, by 0.0018 and 0.0029 over their last five epochs (about 1 and
