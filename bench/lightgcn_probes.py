@@ -251,7 +251,8 @@ def margin_softmax_loss(margin: float) -> Callable[..., torch.Tensor]:
     """The full softmax with an additive margin on each positive (AM-softmax; Wang et al.,
     "Additive Margin Softmax for Face Verification", 2018): the positive's score enters both its
     own term and the normaliser lowered by ``margin``, so a positive stops pulling only once it
-    leads the other items by the margin."""
+    leads the other items by the margin. Its scores are taken in the vectors' own precision
+    (float32), whatever ``--precision`` says."""
 
     def loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, rows: torch.Tensor,
              cols: torch.Tensor, temperature: float, **_: object) -> torch.Tensor:
