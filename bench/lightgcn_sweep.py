@@ -102,9 +102,9 @@ D128_DECAY1 = dict(temperature=0.15, lr_decay_patience=1, epochs=40)
 # change one thing each.
 D512_LONG = dict(dim=512, epochs=24, temperature=0.15, lr_decay_patience=1)
 
-# LightGCN's own loss, BPR, at dimension 64 (the paper's) with the large batches and many
-# negatives that let a CPU make many epochs in the 15 minutes, validated every 5 epochs; each
-# setting gets 8 minutes of training.
+# LightGCN's own loss, BPR, at dimension 64 (the paper's), in large batches so that a CPU makes
+# many epochs in the 15 minutes, with several negatives per positive, validated every 5
+# epochs; each setting gets 8 minutes of training.
 BPR_BASE = dict(dim=64, layers=3, loss="bpr", reg=1e-4, batch_size=16384, eval_every=5,
                 patience=100, epochs=1000, max_seconds=480, metric="ndcg@20", threads=2)
 
